@@ -1,0 +1,198 @@
+"""The ``artgan`` command: train, generate, demo, families.
+
+Every subcommand builds its inputs and calls the same objects as the Python API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .config import AUGMENTS, LOSSES
+
+    p.add_argument("data", nargs="?", help="folder of images (searched recursively) or a .zip")
+    p.add_argument("--out", default="runs", help="folder for numbered run folders (default: runs)")
+    p.add_argument("--family", default=None, help="model family (default: resgan; see `artgan families`)")
+    p.add_argument("--resolution", type=int, default=None, help="output size in pixels, a power of two (default 64)")
+    p.add_argument("--width", type=int, default=None, help="channels at full resolution (default 32)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 32)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation, e.g. 0.5")
+    p.add_argument("--kimg", type=float, default=None, help="total budget in thousands of training images")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint (default: the newest run in --out)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--crop-size", type=int, default=None,
+                   help="patch mode: train on random crops of about this many source pixels (for single or large paintings)")
+    p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction (default 0.6)")
+    p.add_argument("--loss", choices=LOSSES, default=None, help="ns (non-saturating, default) or hinge")
+    p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default 0.1; 0 disables)")
+    p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none'")
+    p.add_argument("--augment-p", type=float, default=None, help="starting augmentation probability (default 0.2)")
+    p.add_argument("--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate for G and D (default 2e-4)")
+    p.add_argument("--ema-kimg", type=float, default=None, help="EMA half-life in kimg (default 2)")
+    p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
+    p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
+    p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
+    p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format (opt-in)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+
+
+def _train_config(a: argparse.Namespace):
+    from .config import ModelConfig, TrainConfig
+
+    model_kw = {k: v for k, v in {
+        "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
+        "spectral_norm": True if a.spectral_norm else None,
+    }.items() if v is not None}
+    aug = None
+    if a.augment is not None:
+        aug = () if a.augment.strip().lower() == "none" else tuple(s.strip() for s in a.augment.split(",") if s.strip())
+    train_kw = {k: v for k, v in {
+        "data": a.data, "batch": a.batch, "minutes": a.minutes, "kimg": a.kimg, "seed": a.seed,
+        "crop_size": a.crop_size, "min_scale": a.min_scale, "loss": a.loss, "r1_gamma": a.r1,
+        "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
+        "lr_g": a.lr, "lr_d": a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
+        "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
+        "threads": a.threads,
+    }.items() if v is not None}
+    return TrainConfig(model=ModelConfig(**model_kw), **train_kw)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import to_dict
+    from .training.loop import train
+
+    cfg = _train_config(a)
+    if a.resume is None and not a.data:
+        raise SystemExit("error: give a DATA folder (or --resume RUN_DIR to continue a run)")
+    if a.dry_run:
+        cfg.validate()
+        print(json.dumps(to_dict(cfg), indent=2))
+        return 0
+    run = train(cfg, a.out, resume=a.resume, progress=not a.no_progress)
+    print(run)
+    return 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .imaging import make_grid, save_gif, save_png
+    from .tasks.generate import Generator
+
+    g = Generator.from_pretrained(a.model)
+    out = Path(a.out) if a.out else g.folder / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    imgs = g(n=a.n, seed=a.seed, truncation=a.truncation, output="tensor")
+    meta = {"artgan:model": g.model_id, "artgan:truncation": f"{a.truncation:g}"}
+    for i, im in enumerate(imgs):
+        save_png(im, out / f"seed{a.seed + i:05d}.png", metadata={**meta, "artgan:seed": str(a.seed + i)})
+    grid = save_png(make_grid(imgs), out / "grid.png", metadata={**meta, "artgan:seeds": f"{a.seed}-{a.seed + a.n - 1}"})
+    print(f"wrote {a.n} images and {grid}")
+    if a.interpolate:
+        frames = g.walk(a.interpolate, seed=a.seed, steps=a.frames, truncation=a.truncation)
+        gif = save_gif(frames, out / "walk.gif", fps=a.fps)
+        print(f"wrote {gif} ({len(frames)} frames)")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .config import ModelConfig, TrainConfig
+    from .data.procedural import write_procedural_set
+    from .gallery import write_gallery
+    from .imaging import make_grid, save_png
+    from .tasks.generate import Generator
+    from .training.loop import train
+
+    out = Path(a.out)
+    data = out / "data"
+    write_procedural_set(data, n=48, size=96, seed=0)
+    print(f"demo: drew 48 procedural paintings into {data}", file=sys.stderr)
+    cfg = TrainConfig(model=ModelConfig(resolution=a.resolution), data=str(data), minutes=a.minutes,
+                      snapshot_kimg=2.0, checkpoint_kimg=8.0, seed=0)
+    run = train(cfg, out / "runs", progress=not a.no_progress)
+    g = Generator.from_pretrained(run)
+    imgs = g(n=32, seed=1000, output="tensor")
+    extra = save_png(make_grid(imgs, nrow=8), run / "samples" / "generated-seeds1000-1031.png",
+                     metadata={"artgan:model": g.model_id})
+    html = write_gallery(run, title="artgan demo", sample_images=[extra])
+    print(f"\ndemo finished.\n  gallery: {html.resolve()}\n  samples: {extra.resolve()}\n  model:   {run.resolve()}")
+    return 0
+
+
+def cmd_families(a: argparse.Namespace) -> int:
+    from .models import DEFAULT_FAMILY, FAMILIES
+
+    for name, fam in FAMILIES.items():
+        print(f"{name:10s} {fam.description}" + ("  [default]" if name == DEFAULT_FAMILY else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="artgan", description="GANs for art: learn a style, generate new works.")
+    parser.add_argument("--version", action="version", version=f"artgan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a GAN on a folder of images")
+    _add_train_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="generate images from a trained model")
+    p.add_argument("model", help="run folder, checkpoint folder or model folder")
+    p.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
+    p.add_argument("--out", default=None, help="output folder (default: MODEL/generated)")
+    p.add_argument("--truncation", type=float, default=1.0, help="in (0, 1]: lower = safer, less varied")
+    p.add_argument("--interpolate", type=int, default=0, metavar="K", help="also write walk.gif through K seeds")
+    p.add_argument("--frames", type=int, default=16, help="frames between keyframes of the walk")
+    p.add_argument("--fps", type=float, default=12.0)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="draw a sample collection, train on it, write a gallery")
+    p.add_argument("--out", default="demo-output")
+    p.add_argument("--minutes", type=float, default=4.0)
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("families", help="list model families")
+    p.set_defaults(func=cmd_families)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .data import DatasetError
+    from .imaging import ImageError
+    from .training.checkpoint import CheckpointError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, DatasetError, ImageError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            print(f"error: disk full while writing {exc.filename or 'output'}; free some space and run again "
+                  "(with --resume for training): earlier checkpoints and images are intact", file=sys.stderr)
+            return 3
+        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Frozen configuration dataclasses with validation and a JSON round trip.
+
+``ModelConfig`` is everything needed to rebuild a network (it goes into every model
+folder's ``config.json``); ``TrainConfig`` adds the recipe. Unknown keys in a file are an
+error rather than silently ignored, so a typo never trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+LOSSES = ("ns", "hinge")
+AUGMENTS = ("color", "translation", "cutout")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a generator/discriminator pair.
+
+    Channels at feature resolution ``r`` are ``min(max_width, width * resolution // r)``,
+    so ``width`` is the channel count at the output resolution.
+    """
+
+    family: str = "resgan"
+    resolution: int = 64
+    width: int = 32
+    max_width: int = 256
+    z_dim: int = 128
+    d_dropout: float = 0.0  # dropout before D's final layer: a regulariser for tiny datasets
+    spectral_norm: bool = False  # spectral normalisation on D's weights
+
+    def validate(self) -> "ModelConfig":
+        from .models import FAMILIES  # the registry is the single source of family names
+
+        if self.family not in FAMILIES:
+            raise ConfigError(f"unknown family {self.family!r}; choose one of {sorted(FAMILIES)}")
+        r = self.resolution
+        if r < 16 or r > 1024 or (r & (r - 1)) != 0:
+            raise ConfigError(f"resolution must be a power of two in 16..1024, got {r}")
+        if self.width < 4 or self.max_width < self.width:
+            raise ConfigError("width must be >= 4 and max_width >= width")
+        if self.z_dim < 1:
+            raise ConfigError("z_dim must be positive")
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise ConfigError("d_dropout must be in [0, 1)")
+        return self
+
+    def channels(self, res: int) -> int:
+        """Channel count of feature maps at spatial size ``res``."""
+        return min(self.max_width, self.width * self.resolution // res)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe. Budgets: ``kimg`` is a total over resumes, ``minutes`` per invocation."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: str = ""
+    batch: int = 32
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.99
+    loss: str = "ns"
+    r1_gamma: float = 0.1  # R1 weight; 0 disables
+    r1_interval: int = 16  # lazy regularisation: every N discriminator steps
+    augment: tuple[str, ...] = AUGMENTS
+    augment_p: float = 0.2  # starting probability per augmentation and sample
+    ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
+    ada_kimg: float = 5.0  # images for p to move by 1.0
+    ema_kimg: float = 2.0  # EMA half-life in thousands of images (batch-size independent)
+    ema_rampup: float = 0.05  # half-life <= rampup * images seen, so early samples are not stale
+    kimg: float | None = None
+    minutes: float | None = None
+    seed: int = 0
+    crop_size: int | None = None  # patch mode: train on random crops of this many source pixels
+    min_scale: float = 0.6  # random crops cover between min_scale and 1 of the shorter side
+    max_pixels: int = 64_000_000
+    min_images: int = 1
+    snapshot_kimg: float = 2.0  # sample grid every N kimg
+    checkpoint_kimg: float = 4.0  # checkpoint every N kimg
+    keep_checkpoints: int = 3
+    log_seconds: float = 10.0  # stats.jsonl / TensorBoard interval
+    grid: int = 8  # the sample grid is grid x grid images from fixed seeds
+    channels_last: bool = False
+    threads: int | None = None
+
+    def validate(self) -> "TrainConfig":
+        self.model.validate()
+        if self.batch < 2:
+            raise ConfigError("batch must be at least 2")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        bad = [a for a in self.augment if a not in AUGMENTS]
+        if bad:
+            raise ConfigError(f"unknown augmentation {bad}; choose from {AUGMENTS}")
+        if not 0.0 <= self.augment_p <= 1.0:
+            raise ConfigError("augment_p must be in [0, 1]")
+        if self.kimg is not None and self.kimg <= 0:
+            raise ConfigError("kimg must be positive")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ConfigError("minutes must be positive")
+        if self.crop_size is not None and self.crop_size < 8:
+            raise ConfigError("crop_size must be at least 8 pixels")
+        if not 0.05 <= self.min_scale <= 1.0:
+            raise ConfigError("min_scale must be in [0.05, 1]")
+        for name in ("lr_g", "lr_d", "ema_kimg", "snapshot_kimg", "checkpoint_kimg"):
+            if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be a positive number")
+        if self.r1_gamma < 0 or self.r1_interval < 1:
+            raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
+        if self.keep_checkpoints < 1:
+            raise ConfigError("keep_checkpoints must be at least 1")
+        return self
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _from_dict(cls: type, d: dict[str, Any]) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        if key == "model" and cls is TrainConfig:
+            value = model_config_from_dict(value)
+        elif key == "augment":
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
+    return _from_dict(ModelConfig, d)
+
+
+def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
+    return _from_dict(TrainConfig, d)
+
+
+def model_file_dict(model: ModelConfig) -> dict[str, Any]:
+    """The ``config.json`` content of a model folder: format, package version, architecture."""
+    from . import __version__
+
+    return {"format_version": FORMAT_VERSION, "artgan_version": __version__, "model": to_dict(model)}
+
+
+def read_model_file_dict(d: dict[str, Any], source: str) -> ModelConfig:
+    """Parse a model folder's ``config.json``; errors name the file."""
+    version = d.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ConfigError(
+            f"{source}: format_version {version!r} is not supported by this artgan "
+            f"(expects {FORMAT_VERSION}); upgrade artgan or re-export the model"
+        )
+    if "model" not in d:
+        raise ConfigError(f"{source}: no 'model' section; this is not an artgan model config")
+    try:
+        return model_config_from_dict(d["model"]).validate()
+    except (TypeError, ConfigError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc

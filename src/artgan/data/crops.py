@@ -1,0 +1,61 @@
+"""Random square crops at random scale: the one way training images are drawn."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class CropSampler:
+    """Draws batches of random crops from decoded images.
+
+    Normal mode: each crop covers ``uniform(min_scale, 1)`` of the image's shorter side,
+    so non-square and mixed-size images are all usable. Patch mode (``crop_size`` set):
+    each crop covers ``uniform(min_scale, 1) * crop_size`` source pixels, so one large
+    painting yields many different training images (multi-scale patches).
+    Crops are resized to ``resolution`` with antialiasing and flipped left-right at random.
+    """
+
+    def __init__(
+        self,
+        images: list[torch.Tensor],
+        resolution: int,
+        *,
+        crop_size: int | None = None,
+        min_scale: float = 0.6,
+        hflip: bool = True,
+    ) -> None:
+        if not images:
+            raise ValueError("CropSampler needs at least one image")
+        self.images = images  # uint8 (3, H, W) each
+        self.resolution = resolution
+        self.crop_size = crop_size
+        self.min_scale = min_scale
+        self.hflip = hflip
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Returns float32 (batch, 3, R, R) in [-1, 1]."""
+        r = self.resolution
+        # All random numbers for the batch in one call each: cheap and reproducible.
+        idx = torch.randint(len(self.images), (batch,), generator=generator)
+        u = torch.rand(batch, 4, generator=generator)
+        out = torch.empty(batch, 3, r, r)
+        for i in range(batch):
+            img = self.images[int(idx[i])]
+            _, h, w = img.shape
+            short = min(h, w)
+            base = short if self.crop_size is None else min(self.crop_size, short)
+            side = max(1, min(short, round(base * (self.min_scale + (1 - self.min_scale) * float(u[i, 0])))))
+            y = int(float(u[i, 1]) * (h - side + 1)) if h > side else 0
+            x = int(float(u[i, 2]) * (w - side + 1)) if w > side else 0
+            crop = img[:, y : y + side, x : x + side].unsqueeze(0).float()
+            if side != r:
+                crop = F.interpolate(crop, size=(r, r), mode="bilinear", align_corners=False, antialias=side > r)
+            crop = crop[0]
+            if self.hflip and float(u[i, 3]) < 0.5:
+                crop = crop.flip(-1)
+            out[i] = crop
+        return (out / 127.5 - 1.0).clamp_(-1, 1)

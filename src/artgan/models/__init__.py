@@ -1,0 +1,43 @@
+"""Model families: one registry, looked up by the name stored in ``config.json``.
+
+A family is a (Generator, Discriminator) pair of pure ``nn.Module`` classes built from a
+:class:`~artgan.config.ModelConfig`. G maps z (B, z_dim) to images (B, 3, R, R) in [-1, 1];
+D maps images to logits (B,).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import nn
+
+
+class Family(NamedTuple):
+    generator: type[nn.Module]
+    discriminator: type[nn.Module]
+    description: str
+
+
+def _registry() -> dict[str, Family]:
+    from .dcgan import DCGANDiscriminator, DCGANGenerator
+    from .resgan import ResDiscriminator, ResGenerator
+
+    return {
+        "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)"),
+        "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline"),
+    }
+
+
+FAMILIES: dict[str, Family] = _registry()
+DEFAULT_FAMILY = "resgan"
+
+
+def build_generator(cfg) -> nn.Module:  # cfg: ModelConfig (untyped here to avoid an import cycle)
+    return FAMILIES[cfg.family].generator(cfg)
+
+
+def build_discriminator(cfg) -> nn.Module:
+    return FAMILIES[cfg.family].discriminator(cfg)
+
+
+__all__ = ["FAMILIES", "DEFAULT_FAMILY", "Family", "build_generator", "build_discriminator"]

@@ -1,0 +1,38 @@
+"""Small building blocks shared by the model families."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def stages(resolution: int) -> list[int]:
+    """Feature sizes from 4 up to ``resolution``: [4, 8, ..., resolution]."""
+    return [2**k for k in range(2, int(math.log2(resolution)) + 1)]
+
+
+def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
+    """Wrap ``module`` in spectral normalisation when ``enabled``."""
+    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN-style init: N(0, 0.02) convs, BN scale around 1. Applied with ``model.apply``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def seeds_to_z(seeds: list[int], z_dim: int) -> torch.Tensor:
+    """One latent per seed: (len(seeds), z_dim). Image ``s`` is the same whatever else is
+    generated with it, so ``--seed 5 --n 1`` reproduces image 5 of ``--seed 0 --n 64``."""
+    out = torch.empty(len(seeds), z_dim)
+    for i, s in enumerate(seeds):
+        out[i] = torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s)))
+    return out

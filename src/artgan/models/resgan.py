@@ -1,0 +1,132 @@
+"""ResGAN: a residual GAN for small datasets (the default family).
+
+Generator: residual up-blocks (nearest upsample + two 3x3 convs + batch norm, 1x1 skip),
+skip-layer excitation (SLE, Liu et al. 2021 "FastGAN") that lets coarse 4-8 px features
+gate the channels of fine ones, cheap global structure for a few extra FLOPs.
+Discriminator: residual down-blocks with strided convs, no normalisation (R1 and
+augmentation regularise it; spectral norm and dropout are options).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .common import init_weights, maybe_sn, stages
+
+
+class UpBlock(nn.Module):
+    """(B, cin, r, r) -> (B, cout, 2r, 2r)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.skip = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        h = F.leaky_relu(self.bn1(self.conv1(x)), 0.2)
+        h = self.bn2(self.conv2(h))
+        return F.leaky_relu(h + self.skip(x), 0.2)
+
+
+class SLE(nn.Module):
+    """Skip-layer excitation: coarse (B, cs, rs, rs) gates fine (B, cd, rd, rd) per channel."""
+
+    def __init__(self, c_src: int, c_dst: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_src, c_dst, 4, 1, 0)
+        self.conv2 = nn.Conv2d(c_dst, c_dst, 1)
+
+    def forward(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        g = F.adaptive_avg_pool2d(src, 4)
+        g = torch.sigmoid(self.conv2(F.leaky_relu(self.conv1(g), 0.2)))  # (B, c_dst, 1, 1)
+        return dst * g
+
+
+def _sle_pairs(resolution: int) -> list[tuple[int, int]]:
+    """(source, destination) sizes: 4->32, 8->64, 16->128, 32->256 where they exist."""
+    return [(s, s * 8) for s in (4, 8, 16, 32) if s * 8 <= resolution]
+
+
+class ResGenerator(nn.Module):
+    """z (B, z_dim) -> image (B, 3, R, R) in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.z_dim = cfg.z_dim
+        self.res = stages(cfg.resolution)
+        c4 = cfg.channels(4)
+        self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
+        self.bn0 = nn.BatchNorm2d(c4)
+        self.blocks = nn.ModuleDict(
+            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r)) for r in self.res[1:]}
+        )
+        self.sle_pairs = _sle_pairs(cfg.resolution)
+        self.sle = nn.ModuleDict(
+            {f"{s}to{d}": SLE(cfg.channels(s), cfg.channels(d)) for s, d in self.sle_pairs}
+        )
+        self.to_rgb = nn.Conv2d(cfg.channels(cfg.resolution), 3, 3, 1, 1)
+        self.apply(init_weights)
+        # Residual branches start small so the untrained net is close to its skip path.
+        for block in self.blocks.values():
+            nn.init.normal_(block.bn2.weight, 0.2, 0.02)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(z.shape[0], -1, 4, 4)
+        x = F.leaky_relu(self.bn0(x), 0.2)
+        feats = {4: x}
+        for r in self.res[1:]:
+            x = self.blocks[str(r)](x)
+            for s, d in self.sle_pairs:
+                if d == r:
+                    x = self.sle[f"{s}to{d}"](feats[s], x)
+            feats[r] = x
+        return torch.tanh(self.to_rgb(x))
+
+
+class DownBlock(nn.Module):
+    """(B, cin, r, r) -> (B, cout, r/2, r/2)."""
+
+    def __init__(self, cin: int, cout: int, sn: bool) -> None:
+        super().__init__()
+        self.conv1 = maybe_sn(nn.Conv2d(cin, cin, 3, 1, 1), sn)
+        self.conv2 = maybe_sn(nn.Conv2d(cin, cout, 4, 2, 1), sn)
+        self.skip = maybe_sn(nn.Conv2d(cin, cout, 1, bias=False), sn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(F.leaky_relu(self.conv1(x), 0.2))
+        s = self.skip(F.avg_pool2d(x, 2))
+        # 1/sqrt(2) keeps the variance of the sum equal to that of its parts.
+        return F.leaky_relu(h + s, 0.2) * (1 / math.sqrt(2))
+
+
+class ResDiscriminator(nn.Module):
+    """image (B, 3, R, R) -> logits (B,)."""
+
+    batch_independent = True  # no batch norm: reals and fakes may share one forward pass
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        sn = cfg.spectral_norm
+        res = stages(cfg.resolution)[::-1]  # R .. 4
+        self.from_rgb = maybe_sn(nn.Conv2d(3, cfg.channels(res[0]), 3, 1, 1), sn)
+        self.blocks = nn.Sequential(*[DownBlock(cfg.channels(r), cfg.channels(r // 2), sn) for r in res[:-1]])
+        c4 = cfg.channels(4)
+        self.conv4 = maybe_sn(nn.Conv2d(c4, c4, 3, 1, 1), sn)
+        self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
+        self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.from_rgb(x), 0.2)
+        h = self.blocks(h)
+        h = F.leaky_relu(self.conv4(h), 0.2)
+        return self.fc(self.dropout(h.flatten(1))).flatten()

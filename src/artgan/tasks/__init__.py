@@ -1,0 +1,1 @@
+"""Inference tasks: ``Task.from_pretrained(folder)`` then ``task(...)``."""

@@ -1,0 +1,209 @@
+"""Checkpoints: a folder per checkpoint, written so a crash can never leave a broken one.
+
+Layout of a run folder's ``checkpoints/``::
+
+    ckpt-000004096/      config.json  G.safetensors  G_ema.safetensors  D.safetensors  state.pt
+    ckpt-000008192/      ...
+    latest               text file: the name of the newest complete checkpoint folder
+
+A checkpoint is built in a hidden temp folder beside the others, every file fsynced, then
+renamed into place in one step; ``latest`` is replaced atomically after that. A process
+killed at any moment leaves either the old set or the new set, plus at most a temp folder
+that the next save or load ignores and cleans up.
+A checkpoint folder is also a *model folder*: ``config.json`` plus safetensors weights is
+all that generation needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save
+
+from ..config import ConfigError, model_file_dict, read_model_file_dict, to_dict
+from ..imaging import atomic_write_bytes
+
+CKPT_PREFIX = "ckpt-"
+WEIGHT_FILES = ("G.safetensors", "G_ema.safetensors", "D.safetensors")
+STATE_FILE = "state.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A model/checkpoint folder that cannot be used; the message says which and what to do."""
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # safetensors wants contiguous tensors that share no storage.
+    return {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def save_checkpoint(
+    ckpt_root: Path,
+    *,
+    nimg: int,
+    config: Any,
+    modules: dict[str, torch.nn.Module],
+    state: dict[str, Any] | None,
+    keep: int = 3,
+    protect: tuple[str, ...] = (),
+) -> Path:
+    """Write ``ckpt-<nimg>`` under ``ckpt_root`` atomically and point ``latest`` at it.
+
+    ``config`` is the TrainConfig (its model section goes into ``config.json``);
+    ``modules`` maps "G", "G_ema", "D" to networks; ``state`` holds optimiser states,
+    counters and RNG states (plain tensors / numbers only). Older checkpoints beyond
+    ``keep`` are removed, except names in ``protect``.
+    """
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    _remove_temp_folders(ckpt_root)
+    name = f"{CKPT_PREFIX}{nimg:09d}"
+    final = ckpt_root / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=ckpt_root))
+    try:
+        cfg = model_file_dict(config.model)
+        cfg["train"] = to_dict(config)
+        cfg["nimg"] = nimg
+        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+        for key, module in modules.items():
+            meta = {"format": "pt", "artgan_role": key}
+            _write_synced(tmp / f"{key}.safetensors", save(_tensors(module), metadata=meta))
+        if state is not None:
+            import io
+
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            _write_synced(tmp / STATE_FILE, buf.getvalue())
+        _fsync_dir(tmp)
+        if final.exists():
+            # Same image count saved twice (e.g. a periodic save then the final one):
+            # move the old one aside first so the name is never missing a complete folder.
+            old = ckpt_root / f".old-{name}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        _fsync_dir(ckpt_root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_bytes(ckpt_root / "latest", (name + "\n").encode())
+    _prune(ckpt_root, keep=keep, protect=protect + (name,))
+    return final
+
+
+def _remove_temp_folders(ckpt_root: Path) -> None:
+    for p in ckpt_root.glob(".tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def list_checkpoints(ckpt_root: Path) -> list[Path]:
+    """Complete checkpoint folders, oldest first."""
+    if not ckpt_root.is_dir():
+        return []
+    return sorted(p for p in ckpt_root.iterdir() if p.is_dir() and p.name.startswith(CKPT_PREFIX))
+
+
+def _prune(ckpt_root: Path, *, keep: int, protect: tuple[str, ...]) -> None:
+    ckpts = list_checkpoints(ckpt_root)
+    for p in ckpts[: max(0, len(ckpts) - keep)]:
+        if p.name not in protect:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def is_model_folder(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "G_ema.safetensors").is_file()
+
+
+def resolve_model_folder(path: str | os.PathLike) -> Path:
+    """Find the model folder meant by ``path``: a model/checkpoint folder, a run folder
+    (its latest checkpoint) or a ``checkpoints`` folder. Errors say what was expected."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such folder; give a run folder (runs/00000-...) or a model folder")
+    if p.is_file():
+        raise CheckpointError(f"{p}: is a file; give the folder that holds config.json and G_ema.safetensors")
+    if is_model_folder(p):
+        return p
+    root = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+    latest = root / "latest"
+    if latest.is_file():
+        name = latest.read_text().strip()
+        cand = root / name
+        if name.startswith(CKPT_PREFIX) and is_model_folder(cand):
+            return cand
+    # `latest` missing or stale: fall back to the newest complete checkpoint.
+    for cand in reversed(list_checkpoints(root)):
+        if is_model_folder(cand):
+            return cand
+    if (p / "config.json").is_file():
+        raise CheckpointError(
+            f"{p}: this run has no checkpoint yet (training stopped before the first save); "
+            "train longer or resume it with `artgan train --resume`"
+        )
+    raise CheckpointError(
+        f"{p}: not an artgan model: expected config.json and G_ema.safetensors, or a run folder with checkpoints/"
+    )
+
+
+def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
+    """(ModelConfig, raw dict) from a model folder's config.json, with clear errors."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot read config ({exc}); the model folder is damaged") from exc
+    try:
+        return read_model_file_dict(raw, str(path)), raw
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from exc
+
+
+def load_weights(module: torch.nn.Module, path: Path) -> None:
+    """Load a safetensors file into ``module`` strictly; a mismatch names the file."""
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise CheckpointError(f"{path}: cannot read weights ({exc}); the file is damaged or not safetensors") from exc
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the architecture in config.json ({exc})") from exc
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """The training state of a checkpoint (plain tensors only: weights_only=True)."""
+    path = folder / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: no {STATE_FILE}; this is an exported model, not a resumable checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: cannot read training state ({exc})") from exc

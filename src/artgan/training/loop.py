@@ -1,0 +1,354 @@
+"""The one training loop: data -> D step -> G step -> EMA, with stats, grids and checkpoints.
+
+It knows nothing about architectures (those come from the registry) and nothing about
+the CLI (which only builds a TrainConfig and calls :func:`train`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..augment import AdaptiveAugment
+from ..config import TrainConfig, to_dict, train_config_from_dict
+from ..data import CropSampler, DatasetError, crop_short_side, ingest
+from ..imaging import atomic_write_bytes, make_grid, save_png
+from ..models import build_discriminator, build_generator
+from ..models.common import seeds_to_z
+from .checkpoint import (
+    CheckpointError,
+    load_state,
+    load_weights,
+    resolve_model_folder,
+    save_checkpoint,
+)
+from .ema import ema_beta, recalibrate_batchnorm, update_ema
+from .rundir import latest_run_dir, new_run_dir
+from .steps import StepContext, d_step, g_step
+from .tbevents import EventWriter
+
+DEFAULT_MINUTES = 30.0
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[dict[str, Any]]:
+    """SIGINT/SIGTERM set a flag instead of killing us, so the loop can save and exit."""
+    flag: dict[str, Any] = {"stop": None}
+
+    def handler(signum: int, _frame: Any) -> None:
+        if flag["stop"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # second Ctrl-C: the user really means it
+        flag["stop"] = signal.Signals(signum).name
+        _say(f"\n{flag['stop']} received: writing a final checkpoint, then stopping (Ctrl-C again to abort)")
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not in the main thread: no handlers, the loop still works
+            pass
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _load_run_config(run_dir: Path) -> TrainConfig:
+    path = run_dir / "config.json"
+    try:
+        return train_config_from_dict(json.loads(path.read_text())["train"])
+    except (OSError, KeyError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read the run's config ({exc}); is this an artgan run folder?") from exc
+
+
+def _write_run_config(run_dir: Path, cfg: TrainConfig, extra: dict[str, Any]) -> None:
+    from .. import __version__
+
+    doc = {"artgan_version": __version__, "train": to_dict(cfg), **extra}
+    atomic_write_bytes(run_dir / "config.json", (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def resolve_resume(resume: str | os.PathLike | bool, out: Path) -> Path:
+    """``--resume`` alone means the newest run under ``out``; a path means that run."""
+    if resume is True or resume == "" or resume == "auto":
+        run = latest_run_dir(out)
+        if run is None:
+            raise CheckpointError(f"{out}: no run folder to resume; start one with `artgan train DATA --out {out}`")
+        return run
+    p = Path(resume)
+    if p.name.startswith("ckpt-") or p.name == "checkpoints":  # a checkpoint given: use its run
+        p = p.parent if p.name == "checkpoints" else p.parent.parent
+    if not (p / "config.json").is_file():
+        raise CheckpointError(f"{p}: not a run folder (no config.json); give a folder like runs/00000-...")
+    return p
+
+
+def _sample_grid(G_ema: torch.nn.Module, z: torch.Tensor, nrow: int) -> torch.Tensor:
+    """(N, z_dim) -> grid image (3, H, W) from the EMA generator in eval mode."""
+    G_ema.eval()
+    with torch.no_grad():
+        imgs = torch.cat([G_ema(chunk) for chunk in z.split(32)])
+    return make_grid(imgs, nrow=nrow)
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | os.PathLike = "runs",
+    *,
+    resume: str | os.PathLike | bool | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train a GAN as ``cfg`` says; returns the run folder.
+
+    A new run gets the next numbered folder under ``out``. With ``resume`` the run
+    continues in its own folder from its latest checkpoint; the budget (``kimg`` total,
+    ``minutes`` for this invocation) comes from ``cfg``, all else from the saved run.
+    """
+    out = Path(out)
+    start_time = time.time()
+    if resume not in (None, False):
+        run_dir = resolve_resume(resume, out)
+        saved = _load_run_config(run_dir)
+        cfg = replace(saved, kimg=cfg.kimg if cfg.kimg is not None else saved.kimg, minutes=cfg.minutes)
+        ckpt_folder = resolve_model_folder(run_dir)
+        _say(f"resuming {run_dir} from {ckpt_folder.name}")
+    else:
+        ckpt_folder = None
+        run_dir = None
+    if cfg.kimg is None and cfg.minutes is None:
+        cfg = replace(cfg, minutes=DEFAULT_MINUTES)
+        _say(f"no budget given: training for {DEFAULT_MINUTES:g} minutes (set --minutes or --kimg)")
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+
+    # ---- data: decoded once, up front; rejects listed before any training happens
+    r = cfg.model.resolution
+    if cfg.crop_size is None:
+        target_short, min_short = crop_short_side(r, cfg.min_scale), r
+    else:
+        # Patch mode: keep source pixels; make sure even a small image fits one crop.
+        target_short, min_short = 1 << 30, cfg.crop_size
+    data = ingest(cfg.data, target_short=target_short, min_short=min_short, max_pixels=cfg.max_pixels, progress=progress)
+    need = 1 if cfg.crop_size is not None else max(2, cfg.min_images)
+    if len(data.images) < need:
+        hint = "" if cfg.crop_size is not None else " (or pass --crop-size to train on patches of a single painting)"
+        raise DatasetError(
+            f"{cfg.data}: {len(data.images)} usable image(s), need at least {need}{hint}."
+            + (f" Rejected:\n{data.report()}" if data.rejected else "")
+        )
+
+    if run_dir is None:
+        run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
+        _write_run_config(run_dir, cfg, {"dataset": {"images": len(data.images), "rejected": len(data.rejected)}})
+    atomic_write_bytes(run_dir / "rejected.txt", data.report().encode())
+    _say(f"run folder: {run_dir}")
+    _say(f"data: {len(data.images)} images from {cfg.data}" + (f", {len(data.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if data.rejected else ""))
+    for name, reason in data.rejected[:20]:
+        _say(f"  skipped {name}: {reason}")
+    if len(data.rejected) > 20:
+        _say(f"  ... and {len(data.rejected) - 20} more")
+    sampler = CropSampler(data.images, r, crop_size=cfg.crop_size, min_scale=cfg.min_scale)
+
+    # ---- models, optimisers, state
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    G = build_generator(cfg.model)
+    D = build_discriminator(cfg.model)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    if cfg.channels_last:
+        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    ada = AdaptiveAugment(cfg.augment_p, cfg.ada_target, cfg.ada_kimg)
+    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    nimg, step = 0, 0
+    if ckpt_folder is not None:
+        for key, module in (("G", G), ("G_ema", G_ema), ("D", D)):
+            load_weights(module, ckpt_folder / f"{key}.safetensors")
+        st = load_state(ckpt_folder)
+        opt_G.load_state_dict(st["opt_G"])
+        opt_D.load_state_dict(st["opt_D"])
+        ada.load_state_dict(st["ada"])
+        nimg, step = int(st["nimg"]), int(st["step"])
+        torch.set_rng_state(st["rng_torch"])
+        data_gen.set_state(st["rng_data"])
+        random.seed(int(st["rng_python_seed"]))
+        _truncate_stats(run_dir / "stats.jsonl", nimg / 1000)
+
+    ctx = StepContext(
+        G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss,
+        augment_ops=tuple(cfg.augment), r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval,
+        channels_last=cfg.channels_last,
+    )
+    grid_z = seeds_to_z(list(range(cfg.grid * cfg.grid)), cfg.model.z_dim)
+    samples_dir = run_dir / "samples"
+    samples_dir.mkdir(exist_ok=True)
+    if not (samples_dir / "reals.png").exists():
+        reals = sampler.sample(cfg.grid * cfg.grid, torch.Generator().manual_seed(cfg.seed))
+        save_png(make_grid(reals, nrow=cfg.grid), samples_dir / "reals.png", metadata={"artgan:kind": "training crops"})
+
+    def state_dict() -> dict[str, Any]:
+        return {
+            "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "ada": ada.state_dict(),
+            "nimg": torch.tensor(nimg), "step": torch.tensor(step),
+            "rng_torch": torch.get_rng_state(), "rng_data": data_gen.get_state(),
+            # Python's RNG is unused in the loop; a fresh seed derived from the position keeps it reproducible.
+            "rng_python_seed": torch.tensor(cfg.seed * 1_000_003 + step),
+        }
+
+    def checkpoint() -> Path:
+        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        return save_checkpoint(
+            run_dir / "checkpoints", nimg=nimg, config=cfg,
+            modules={"G": G, "G_ema": G_ema, "D": D}, state=state_dict(), keep=cfg.keep_checkpoints,
+        )
+
+    def snapshot() -> None:
+        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        grid = _sample_grid(G_ema, grid_z, cfg.grid)
+        path = save_png(grid, samples_dir / f"fakes{int(nimg // 1000):06d}.png",
+                        metadata={"artgan:kind": "samples", "artgan:kimg": f"{nimg / 1000:.1f}", "artgan:seeds": f"0-{cfg.grid**2 - 1}"})
+        tb.image("samples", path.read_bytes(), grid.shape[1], grid.shape[2], step=nimg)
+        tb.flush()
+
+    # ---- the loop
+    budget_img = int(cfg.kimg * 1000) if cfg.kimg is not None else None
+    budget_sec = cfg.minutes * 60 if cfg.minutes is not None else None
+    _say(
+        f"training {cfg.model.family} at {r}px, batch {cfg.batch}, "
+        + (f"{cfg.kimg:g} kimg" if budget_img else "")
+        + (" / " if budget_img and budget_sec else "")
+        + (f"{cfg.minutes:g} min" if budget_sec else "")
+        + f" (starting at {nimg / 1000:.1f} kimg)"
+    )
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=(budget_img - nimg) if budget_img else None, unit="img", unit_scale=True,
+        disable=not progress, dynamic_ncols=True, smoothing=0.05,
+    )
+    tb = EventWriter(run_dir)
+    sums: dict[str, torch.Tensor] = {}
+    n_sums = 0
+    last_log = time.time()
+    loop_start = time.time()
+    start_nimg = nimg
+    next_snap = (math.floor(nimg / (cfg.snapshot_kimg * 1000)) + 1) * cfg.snapshot_kimg * 1000
+    next_ckpt = (math.floor(nimg / (cfg.checkpoint_kimg * 1000)) + 1) * cfg.checkpoint_kimg * 1000
+    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
+    if start_nimg == 0:
+        snapshot()
+    reason = "budget reached"
+    G.train()
+    D.train()
+    try:
+        with _stop_on_signals() as flag:
+            while True:
+                if budget_img is not None and nimg >= budget_img:
+                    break
+                elapsed = time.time() - start_time
+                if budget_sec is not None and elapsed >= budget_sec:
+                    break
+                if flag["stop"]:
+                    reason = f"stopped by {flag['stop']}"
+                    break
+                real = sampler.sample(cfg.batch, data_gen)
+                if cfg.channels_last:
+                    real = real.contiguous(memory_format=torch.channels_last)
+                ds = d_step(ctx, real, ada.p, step)
+                ada.accumulate(ds.pop("_real_logits"))
+                gs = g_step(ctx, cfg.batch, ada.p)
+                nimg += cfg.batch
+                step += 1
+                ada.update(cfg.batch, step)
+                update_ema(G_ema, G, ema_beta(cfg.batch, nimg, cfg.ema_kimg, cfg.ema_rampup))
+                for k, v in {**ds, **gs}.items():
+                    sums[k] = sums.get(k, 0) + v
+                n_sums += 1
+                bar.update(cfg.batch)
+                if budget_img is None and budget_sec is not None and step % 10 == 0:
+                    rate = (nimg - start_nimg) / max(time.time() - loop_start, 1e-6)
+                    bar.total = int(nimg - start_nimg + rate * max(0.0, budget_sec - (time.time() - start_time)))
+                now = time.time()
+                if now - last_log >= cfg.log_seconds:
+                    row = _log_row(sums, n_sums, nimg, step, now - start_time, (nimg - start_nimg) / (now - loop_start), ada)
+                    stats_f.write(json.dumps(row) + "\n")
+                    stats_f.flush()
+                    tb.scalars({k: v for k, v in row.items() if k not in ("kimg", "step")}, step=nimg)
+                    bar.set_postfix({"D": f"{row['loss/D']:.2f}", "G": f"{row['loss/G']:.2f}", "p": f"{ada.p:.2f}"}, refresh=False)
+                    sums, n_sums, last_log = {}, 0, now
+                if nimg >= next_snap:
+                    snapshot()
+                    next_snap += cfg.snapshot_kimg * 1000
+                if nimg >= next_ckpt:
+                    checkpoint()
+                    next_ckpt += cfg.checkpoint_kimg * 1000
+            bar.close()
+            if n_sums:
+                row = _log_row(sums, n_sums, nimg, step, time.time() - start_time,
+                               (nimg - start_nimg) / max(time.time() - loop_start, 1e-6), ada)
+                stats_f.write(json.dumps(row) + "\n")
+                stats_f.flush()
+            snapshot()
+            final = checkpoint()
+    finally:
+        bar.close()
+        stats_f.close()
+        tb.close()
+    try:
+        from ..gallery import write_gallery
+
+        write_gallery(run_dir)
+    except Exception as exc:  # noqa: BLE001 - a gallery glitch must not hide a finished run
+        _say(f"warning: could not write the gallery page: {exc}")
+    _say(f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.1f} min; "
+         f"checkpoint: {final}")
+    return run_dir
+
+
+def _log_row(sums: dict[str, torch.Tensor], n: int, nimg: int, step: int, sec: float, rate: float,
+             ada: AdaptiveAugment) -> dict[str, float]:
+    """Averages since the last log line; the only place the loop reads tensors back."""
+    row: dict[str, float] = {"kimg": round(nimg / 1000, 3), "step": step, "sec": round(sec, 1)}
+    for k, v in sums.items():
+        # r1 is only computed every r1_interval steps; its mean over all steps is diluted,
+        # which is fine for a trend line.
+        row[k] = float(v) / n
+    row["aug/p"] = ada.p
+    if not math.isnan(ada.last_rt):
+        row["aug/rt"] = ada.last_rt
+    row["img_per_sec"] = round(rate, 2)
+    return row
+
+
+def _truncate_stats(path: Path, kimg: float) -> None:
+    """On resume, drop stats logged after the checkpoint (they will be logged again)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if isinstance(row, dict) and float(row.get("kimg", 0)) <= kimg + 1e-9:
+            keep.append(line)
+    atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode())

@@ -1,0 +1,77 @@
+"""One discriminator step and one generator step. Knows nothing about architectures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..augment import augment
+from ..losses import d_loss, g_loss, r1_penalty
+
+
+@dataclass
+class StepContext:
+    """What a step needs besides the batch: nets, optimisers and recipe numbers."""
+
+    G: nn.Module
+    D: nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    z_dim: int
+    loss: str = "ns"
+    augment_ops: tuple[str, ...] = ("color", "translation", "cutout")
+    r1_gamma: float = 0.1
+    r1_interval: int = 16
+    channels_last: bool = False
+
+
+def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[str, torch.Tensor]:
+    """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats."""
+    b = real.shape[0]
+    with torch.no_grad():
+        fake = ctx.G(torch.randn(b, ctx.z_dim))
+    do_r1 = ctx.r1_gamma > 0 and step % ctx.r1_interval == 0
+    real_in = real.detach().requires_grad_(do_r1)
+    # Reals and fakes in one batch: one pass through D instead of two. Only for a D whose
+    # output for a sample does not depend on the rest of the batch (no batch norm).
+    if not getattr(ctx.D, "batch_independent", False):
+        real_logits = ctx.D(_fmt(augment(real_in, p, ctx.augment_ops), ctx.channels_last))
+        fake_logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
+    else:
+        both = augment(torch.cat([real_in, fake]), p, ctx.augment_ops)
+        logits = ctx.D(_fmt(both, ctx.channels_last))
+        real_logits, fake_logits = logits[:b], logits[b:]
+    loss = d_loss(real_logits, fake_logits, ctx.loss)
+    stats = {"loss/D": loss.detach(), "D/real": real_logits.detach().mean(), "D/fake": fake_logits.detach().mean()}
+    if do_r1:
+        # Lazy R1: every r1_interval steps, weighted by the interval so the average
+        # strength matches a penalty applied every step (StyleGAN2).
+        penalty = r1_penalty(real_logits, real_in)
+        loss = loss + penalty * (ctx.r1_gamma / 2 * ctx.r1_interval)
+        stats["r1"] = penalty.detach()
+    ctx.opt_D.zero_grad(set_to_none=True)
+    loss.backward()
+    ctx.opt_D.step()
+    stats["_real_logits"] = real_logits.detach()
+    return stats
+
+
+def g_step(ctx: StepContext, batch: int, p: float) -> dict[str, torch.Tensor]:
+    """Update G through D (whose parameters get no gradients). Returns detached stats."""
+    ctx.D.requires_grad_(False)
+    try:
+        fake = ctx.G(torch.randn(batch, ctx.z_dim))
+        logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
+        loss = g_loss(logits, ctx.loss)
+        ctx.opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.opt_G.step()
+    finally:
+        ctx.D.requires_grad_(True)
+    return {"loss/G": loss.detach()}

@@ -1,0 +1,66 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from artgan.augment import AdaptiveAugment, augment
+from artgan.losses import d_loss, g_loss, r1_penalty
+
+OPS = ("color", "translation", "cutout")
+
+
+def test_ns_loss_matches_definition_and_is_stable():
+    x = torch.tensor([-200.0, 0.0, 3.0, 200.0])
+    assert torch.allclose(g_loss(x[1:3]), -torch.log(torch.sigmoid(x[1:3])).mean())
+    assert torch.isfinite(g_loss(x)) and torch.isfinite(d_loss(x, x))
+    assert math.isclose(float(d_loss(torch.zeros(4), torch.zeros(4))), 2 * math.log(2), rel_tol=1e-6)
+
+
+def test_hinge_loss():
+    assert float(d_loss(torch.tensor([2.0]), torch.tensor([-2.0]), "hinge")) == 0.0
+    assert float(g_loss(torch.tensor([1.5]), "hinge")) == -1.5
+
+
+def test_r1_of_linear_function_is_weight_norm():
+    w = torch.randn(3 * 4 * 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    logits = x.flatten(1) @ w
+    assert torch.allclose(r1_penalty(logits, x), w.square().sum())
+
+
+def test_augment_identity_at_p0_and_shapes():
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    assert torch.equal(augment(x, 0.0, OPS), x)
+    y = augment(x, 1.0, OPS)
+    assert y.shape == x.shape and not torch.equal(y, x)
+
+
+def test_augment_is_differentiable():
+    x = torch.rand(4, 3, 16, 16, requires_grad=True)
+    augment(x, 1.0, OPS).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_translation_moves_content():
+    x = torch.zeros(1, 3, 16, 16)
+    x[..., 8, 8] = 1
+    torch.manual_seed(3)
+    moved = [augment(x, 1.0, ("translation",)) for _ in range(8)]
+    assert any(not torch.equal(m, x) for m in moved)
+    assert all(torch.isclose(m.sum(), x.sum()) for m in moved if m[..., 0:2, :].abs().sum() == 0)
+
+
+def test_adaptive_augment_moves_p_both_ways():
+    ada = AdaptiveAugment(p=0.5, target=0.6, kimg=1.0, interval=1)
+    ada.accumulate(torch.ones(32))  # D sure of every real: overfitting
+    ada.update(batch=32, step=1)
+    assert ada.p > 0.5
+    ada.accumulate(-torch.ones(32))
+    ada.update(batch=32, step=2)
+    ada.accumulate(-torch.ones(32))
+    ada.update(batch=32, step=3)
+    assert ada.p < 0.5
+    state = ada.state_dict()
+    other = AdaptiveAugment(p=0.0, target=0.6, kimg=1.0)
+    other.load_state_dict(state)
+    assert other.p == ada.p
