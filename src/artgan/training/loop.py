@@ -132,9 +132,9 @@ def train(
     else:
         ckpt_folder = None
         run_dir = None
-    if cfg.kimg is None and cfg.minutes is None:
+    defaulted_budget = cfg.kimg is None and cfg.minutes is None
+    if defaulted_budget:
         cfg = replace(cfg, minutes=DEFAULT_MINUTES)
-        _say(f"no budget given: training for {DEFAULT_MINUTES:g} minutes (set --minutes or --kimg)")
     cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -230,6 +230,8 @@ def train(
         tb.flush()
 
     # ---- the loop
+    if defaulted_budget:
+        _say(f"no budget given: training for {DEFAULT_MINUTES:g} minutes (set --minutes or --kimg)")
     budget_img = int(cfg.kimg * 1000) if cfg.kimg is not None else None
     budget_sec = cfg.minutes * 60 if cfg.minutes is not None else None
     _say(
