@@ -38,18 +38,28 @@ What the figures mean
       backward; a multiply-add is 2 FLOPs; element-wise ops, batch norm, augmentation
       and Adam are *not* counted). Amortised over an R1 cycle:
       ``no_r1 + (r1 - no_r1) / r1_interval``. Both raw counts are reported as well.
-    - ``sec_per_iter``: each repeat runs ``iters`` consecutive iterations whose step
-      numbers start at a multiple of ``r1_interval``, so R1 steps occur at their real
-      frequency and every repeat contains at least one. Each iteration is timed; the
-      repeat's figure is ``mean(no_r1) + (mean(r1) - mean(no_r1)) / r1_interval``, which
-      equals the plain mean of the repeat when ``iters`` is a whole multiple of
-      ``r1_interval`` (``timing`` says which case applies). The reported value is the
-      median over ``--repeats``; every repeat is listed and the plain means too.
+    - ``sec_per_iter``: the two FLOP-counted iterations (one R1, one plain) and
+      ``--warmup`` more are untimed warm-up. Then each repeat runs ``iters`` consecutive
+      iterations whose step numbers start at a multiple of ``r1_interval``, so R1 steps
+      occur at their real frequency and every repeat contains at least one. Each
+      iteration is timed; the repeat's figure is
+      ``mean(no_r1) + (mean(r1) - mean(no_r1)) / r1_interval``, which equals the plain
+      mean of the repeat when ``iters`` is a whole multiple of ``r1_interval`` (the
+      default 16 at <= 64 px; above 64 px the default is 2 iterations, 1 R1 + 1 plain, to
+      keep the run short; ``timing`` says which case applies). The reported value is
+      the median over ``--repeats``; every repeat and the plain means are listed too.
     - ``images_per_s``: real training images consumed per second (``batch / sec_per_iter``),
       the unit StyleGAN's kimg counts. G actually renders 2 x batch fakes per iteration.
     - ``achieved_gflops`` = ``gflop_per_iter / sec_per_iter``; ``ratio_to_conv_peak`` =
       ``achieved_gflops / conv_peak.gflops``. Time spent in uncounted ops (element-wise,
       batch norm, augmentation, optimiser, Python) lowers the ratio: that is the point.
+    - ``sys_cpu_share`` and ``minor_page_faults_per_iter`` (during the timed repeats):
+      kernel time, mostly page faults on the fresh memory that glibc ``mmap``s for
+      tensors above its mmap threshold (at most 32 MiB) and unmaps on free. A high share means the
+      allocator, not arithmetic, is costing time.
+    - ``cpu_utilisation``: process CPU seconds / wall seconds / torch threads during the
+      timed repeats. Near 1 on an idle machine; clearly below 1 means the cores were
+      shared (compare the load averages) and the entry's timings are pessimistic.
     - ``peak_rss_mb``: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the entry, in MiB.
       It is process-wide and cumulative (a high-water mark since the process started), so
       it only grows along the list; the first entry that raises it is the one that needed
@@ -252,32 +262,41 @@ def profile_block(ctx: StepContext, real: torch.Tensor, p: float, start: int, it
     }
 
 
+def round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
 def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[str, Any]:
     tc = TrainConfig(batch=args.batch)  # the recipe numbers come from the defaults
     torch.manual_seed(args.seed)
-    ctx, mc = make_context(family, resolution, tc)
+    ctx, _ = make_context(family, resolution, tc)
     p = tc.augment_p
-    interval = tc.r1_interval
+    interval = tc.r1_interval if tc.r1_gamma > 0 else 1
     real = torch.rand(args.batch, 3, resolution, resolution) * 2 - 1
     iters = args.iters if resolution <= 64 else args.hires_iters
-    log(f"[{family} {resolution}px] counting FLOPs")
-    # Step 1 is never an R1 step (interval >= 2 by default), step 0 always is.
-    flops_no_r1 = count_flops(lambda: iteration(ctx, real, p, 1 if interval > 1 else 0))
-    flops_r1 = count_flops(lambda: iteration(ctx, real, p, 0))
-    flops = flops_no_r1 + (flops_r1 - flops_no_r1) / interval if tc.r1_gamma > 0 else float(flops_no_r1)
 
-    log(f"[{family} {resolution}px] warm-up {args.warmup} iters")
-    time_block(ctx, real, p, 0, args.warmup)  # starts at step 0 so R1's first call is warmed too
+    # The two counted iterations are real ones (step 0 is an R1 step, step 1 is not when
+    # interval > 1), so they double as the first warm-up iterations.
+    log(f"[{family} {resolution}px] counting FLOPs (2 iters), warm-up {args.warmup} iters")
+    flops_r1 = count_flops(lambda: iteration(ctx, real, p, 0))
+    flops_no_r1 = count_flops(lambda: iteration(ctx, real, p, 1)) if interval > 1 else flops_r1
+    flops = flops_no_r1 + (flops_r1 - flops_no_r1) / interval
+    time_block(ctx, real, p, 2, args.warmup)
 
     per_repeat, plain_means, n_r1 = [], [], 0
+    start = round_up(2 + args.warmup, interval)
+    ru0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for r in range(args.repeats):
-        start = (r + 1) * interval * max(1, -(-iters // interval))  # a multiple of the interval
         times = time_block(ctx, real, p, start, iters)
+        start = round_up(start + iters, interval)  # every repeat starts with an R1 step
         n_r1 = sum(is_r1 for is_r1, _ in times)
         per_repeat.append(amortised(times, interval))
         plain_means.append(statistics.fmean(t for _, t in times))
         log(f"[{family} {resolution}px] repeat {r + 1}/{args.repeats}: {per_repeat[-1]:.3f} s/iter "
             f"({args.batch / per_repeat[-1]:.1f} img/s)")
+    ru1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
+    timed = iters * args.repeats
+    cpu_user, cpu_sys = ru1.ru_utime - ru0.ru_utime, ru1.ru_stime - ru0.ru_stime
     sec = statistics.median(per_repeat)
     whole = iters % interval == 0
     entry: dict[str, Any] = {
@@ -298,10 +317,15 @@ def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[st
         "gflop_per_iter_no_r1": round(flops_no_r1 / 1e9, 3),
         "gflop_per_iter_r1": round(flops_r1 / 1e9, 3),
         "achieved_gflops": round(flops / sec / 1e9, 1),
+        # Kernel time (page faults of freshly mmapped large tensors, mostly) while timing.
+        "sys_cpu_share": round(cpu_sys / max(cpu_user + cpu_sys, 1e-9), 3),
+        "minor_page_faults_per_iter": round((ru1.ru_minflt - ru0.ru_minflt) / timed),
+        # CPU seconds per wall second per torch thread: ~1 on an idle machine; well below 1
+        # means other processes took the cores (or threads waited on each other).
+        "cpu_utilisation": round((cpu_user + cpu_sys) / wall / torch.get_num_threads(), 3),
     }
     if args.profile:
         log(f"[{family} {resolution}px] profiling {iters} iters")
-        start = (args.repeats + 1) * interval * max(1, -(-iters // interval))
         entry["profile"] = profile_block(ctx, real, p, start, iters)
     entry["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return entry
@@ -323,9 +347,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--iters", type=int, default=16,
                     help="timed iterations per repeat at resolutions <= 64 (16 = one whole R1 cycle)")
-    ap.add_argument("--hires-iters", type=int, default=4,
-                    help="timed iterations per repeat above 64 px (1 R1 + 3 plain steps, amortised)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed iterations before timing (first is an R1 step)")
+    ap.add_argument("--hires-iters", type=int, default=2,
+                    help="timed iterations per repeat above 64 px (default: 1 R1 + 1 plain step, amortised)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed iterations after the 2 FLOP-counted ones (which already warm up, R1 included)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads; default: torch's choice")
     ap.add_argument("--peak-runs", type=int, default=7, help="timed calls per conv-peak shape")
@@ -339,6 +364,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("batch", "iters", "hires_iters", "repeats", "peak_runs"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.warmup < 0 or args.peak_warmup < 0:
+        ap.error("--warmup and --peak-warmup must be >= 0")
     return args
 
 
