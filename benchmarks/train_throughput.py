@@ -65,6 +65,10 @@ What the figures mean
       it only grows along the list; the first entry that raises it is the one that needed
       the memory.
 
+Caveat: all entries share one process, and the glibc heap state left by earlier entries
+changes how often later entries page-fault big tensors in (watch ``sys_cpu_share``). To
+measure one entry on its own, pass a single family and resolution.
+
 ``--profile`` adds, per entry, the top operators by self CPU time over one timed block
 (under ``torch.profiler``, which slows things down a little; it is run after, and
 separately from, the timed repeats), grouped into conv / matmul / batch norm / ...
@@ -89,6 +93,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from artgan.config import ModelConfig, TrainConfig
 from artgan.models import FAMILIES, build_discriminator, build_generator
+from artgan.training.memory import keep_freed_memory
 from artgan.training.steps import StepContext, d_step, g_step
 
 # (batch, channels, spatial size): 3x3 convs of ~9.7 GFLOP each, big enough to be compute-bound.
@@ -174,10 +179,13 @@ def conv_peak(runs: int, warmup: int) -> dict[str, Any]:
 def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepContext, ModelConfig]:
     mc = ModelConfig(family=family, resolution=resolution).validate()
     G, D = build_generator(mc), build_discriminator(mc)
+    if tc.channels_last:  # as the training loop does
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
     ctx = StepContext(G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=mc.z_dim, loss=tc.loss,
-                      augment_ops=tuple(tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval)
+                      augment_ops=tuple(tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
+                      channels_last=tc.channels_last)
     return ctx, mc
 
 
@@ -267,12 +275,15 @@ def round_up(n: int, k: int) -> int:
 
 
 def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[str, Any]:
-    tc = TrainConfig(batch=args.batch)  # the recipe numbers come from the defaults
+    # The recipe numbers come from the training defaults.
+    tc = TrainConfig(batch=args.batch, channels_last=not args.contiguous)
     torch.manual_seed(args.seed)
     ctx, _ = make_context(family, resolution, tc)
     p = tc.augment_p
     interval = tc.r1_interval if tc.r1_gamma > 0 else 1
     real = torch.rand(args.batch, 3, resolution, resolution) * 2 - 1
+    if tc.channels_last:
+        real = real.contiguous(memory_format=torch.channels_last)
     iters = args.iters if resolution <= 64 else args.hires_iters
 
     # The two counted iterations are real ones (step 0 is an R1 step, step 1 is not when
@@ -356,6 +367,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--peak-runs", type=int, default=7, help="timed calls per conv-peak shape")
     ap.add_argument("--peak-warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--contiguous", action="store_true", help="NCHW instead of the default channels-last")
+    ap.add_argument("--no-malloc-tuning", action="store_true",
+                    help="skip artgan.training.memory.keep_freed_memory() (the training loop calls it)")
     ap.add_argument("--profile", action="store_true", help="add a torch.profiler op breakdown per entry")
     args = ap.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
@@ -374,6 +388,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     started = dt.datetime.now(dt.timezone.utc)
+    malloc_tuned = False if args.no_malloc_tuning else keep_freed_memory()
     machine = machine_info()
     tc = TrainConfig(batch=args.batch)
 
@@ -404,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
             "optimizer": {"name": "Adam", "lr": tc.lr_g, "betas": [tc.beta1, tc.beta2]},
             "augment": {"p": tc.augment_p, "ops": list(tc.augment)},
             "loss": tc.loss, "r1_gamma": tc.r1_gamma, "r1_interval": tc.r1_interval,
-            "dtype": "float32", "memory_format": "contiguous (NCHW)",
+            "dtype": "float32", "memory_format": "contiguous (NCHW)" if args.contiguous else "channels_last",
+            "malloc_tuning": malloc_tuned,
         },
         "conv_peak": {"before": before, "after": after, "gflops": peak,
                       "note": "gflops = max of the before/after maxima; ratios use it"},

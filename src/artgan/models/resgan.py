@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .common import init_weights, maybe_sn, stages
+from .common import init_he, init_weights, maybe_sn, stages
 
 
 class UpBlock(nn.Module):
@@ -31,10 +31,12 @@ class UpBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The 1x1 skip commutes with nearest upsampling: applying it first costs 4x fewer FLOPs.
+        s = F.interpolate(self.skip(x), scale_factor=2.0, mode="nearest")
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         h = F.leaky_relu(self.bn1(self.conv1(x)), 0.2)
         h = self.bn2(self.conv2(h))
-        return F.leaky_relu(h + self.skip(x), 0.2)
+        return F.leaky_relu(h + s, 0.2)
 
 
 class SLE(nn.Module):
@@ -123,7 +125,7 @@ class ResDiscriminator(nn.Module):
         self.conv4 = maybe_sn(nn.Conv2d(c4, c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
-        self.apply(init_weights)
+        self.apply(init_he)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.leaky_relu(self.from_rgb(x), 0.2)

@@ -34,6 +34,7 @@ from .checkpoint import (
     resolve_model_folder,
     save_checkpoint,
 )
+from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 from .rundir import latest_run_dir, new_run_dir
 from .steps import StepContext, d_step, g_step
@@ -136,6 +137,7 @@ def train(
     if defaulted_budget:
         cfg = replace(cfg, minutes=DEFAULT_MINUTES)
     cfg.validate()
+    keep_freed_memory()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
@@ -246,6 +248,8 @@ def train(
     bar = tqdm(
         total=(budget_img - nimg) if budget_img else None, unit="img", unit_scale=True,
         disable=not progress, dynamic_ncols=True, smoothing=0.05,
+        # In a log file (no terminal) a line every 0.1 s is noise; every 30 s is plenty.
+        mininterval=0.1 if sys.stderr.isatty() else 30.0,
     )
     tb = EventWriter(run_dir)
     sums: dict[str, torch.Tensor] = {}
