@@ -53,3 +53,18 @@ def test_families_lists_the_registry(capsys):
     assert main(["families"]) == 0
     out = capsys.readouterr().out
     assert "resgan" in out and "dcgan" in out and "[default]" in out
+
+
+def test_evaluate_folders_and_runs(image_folder, tmp_path, capsys):
+    assert main(["evaluate", "--real", str(image_folder), "--fake", str(image_folder), "--resolution", "16",
+                 "--n", "32", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["extractor"].startswith(("randconv", "inception")) and same["swd/avg"] >= 0
+    assert main(["train", str(image_folder), "--out", str(tmp_path / "runs"), "--kimg", "0.016", *TINY]) == 0
+    run = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["evaluate", run, "--real", str(image_folder), "--n", "32", "--json",
+                 "--worst-pairs", str(tmp_path / "pairs.png")]) == 0
+    untrained = json.loads(capsys.readouterr().out)
+    # An almost untrained generator is much further from the data than the data's own crops.
+    assert untrained["swd/avg"] > 2 * same["swd/avg"]
+    assert (tmp_path / "pairs.png").exists() and 0 <= untrained["copies"] <= 1

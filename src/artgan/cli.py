@@ -131,6 +131,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .metrics.evaluate import evaluate, format_table
+
+    if not a.real:
+        raise ValueError("give --real DIR: the training images to compare with")
+    result = evaluate(a.real, fake=a.fake, run=None if a.fake else a.run, resolution=a.resolution,
+                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs)
+    print(json.dumps(result, indent=2) if a.json else format_table(result))
+    return 0
+
+
 def cmd_families(a: argparse.Namespace) -> int:
     from .models import DEFAULT_FAMILY, FAMILIES
 
@@ -165,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate", help="quality metrics (SWD, KID/FID, diversity, copies) without pretrained nets")
+    p.add_argument("run", nargs="?", help="run or model folder to sample (or use --fake)")
+    p.add_argument("--real", help="folder of real (training) images")
+    p.add_argument("--fake", help="folder of generated images instead of a run")
+    p.add_argument("--resolution", type=int, default=None, help="default: the model's, or 64")
+    p.add_argument("--n", type=int, default=256, help="images per side (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("families", help="list model families")
     p.set_defaults(func=cmd_families)

@@ -1,0 +1,82 @@
+"""`artgan evaluate`: every pretrained-free metric for a set of generated images.
+
+Real images are random crops of the training data at the evaluation resolution (the same
+crops training sees, full shorter side, seeded); fakes are a folder of images or samples
+of a run's EMA generator.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import CropSampler, DatasetError, crop_short_side, ingest
+from .diversity import diversity
+from .kid import kid_fid_images
+from .memorization import memorization, write_worst_pairs
+from .swd import swd
+
+
+def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int) -> torch.Tensor:
+    """``n`` random square crops (n, 3, R, R) in [-1, 1] of the images under ``source``."""
+    data = ingest(source, target_short=crop_short_side(resolution, 1.0), min_short=resolution, progress=False)
+    if not data.images:
+        raise DatasetError(f"{source}: no usable images" + (f"; rejected:\n{data.report()}" if data.rejected else ""))
+    return CropSampler(data.images, resolution, min_scale=1.0, hflip=False).sample(n, torch.Generator().manual_seed(seed))
+
+
+def evaluate(
+    real: str | os.PathLike,
+    *,
+    fake: str | os.PathLike | None = None,
+    run: str | os.PathLike | None = None,
+    resolution: int | None = None,
+    n: int = 256,
+    seed: int = 0,
+    worst_pairs: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Compare ``fake`` (a folder) or ``run`` (a model/run folder) with ``real``.
+
+    Returns a flat dict: swd/* (x1e3), kid, kid_std, fid, extractor, diversity
+    (mean pairwise MS-SSIM, lower = more varied), copies (fraction of near-copies),
+    plus n, resolution and seconds.
+    """
+    if (fake is None) == (run is None):
+        raise ValueError("give exactly one of fake (a folder of images) or run (a model/run folder)")
+    t0 = time.time()
+    if run is not None:
+        from ..tasks.generate import Generator
+
+        g = Generator.from_pretrained(run)
+        resolution = resolution or g.resolution
+        fakes = g(n=n, seed=seed, output="tensor")
+        if fakes.shape[-1] != resolution:
+            fakes = torch.nn.functional.interpolate(fakes, size=(resolution, resolution), mode="bilinear",
+                                                    antialias=True, align_corners=False)
+        source = str(g.folder)
+    else:
+        resolution = resolution or 64
+        fakes = image_set(fake, resolution, n, seed + 1)
+        source = str(fake)
+    reals = image_set(real, resolution, n, seed)
+    out: dict[str, Any] = {"real": str(real), "fake": source, "resolution": resolution, "n": n, "seed": seed}
+    out.update(swd(fakes, reals, seed=seed))
+    out.update(kid_fid_images(fakes, reals, seed=seed))
+    out["diversity"] = diversity(fakes, seed=seed)
+    mem = memorization(fakes, reals)
+    out["copies"] = mem.copy_fraction
+    if worst_pairs is not None:
+        out["worst_pairs"] = str(write_worst_pairs(mem, fakes, reals, worst_pairs))
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A readable two-column table of ``evaluate``'s result."""
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in result.items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
