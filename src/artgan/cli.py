@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="draw a sample collection, train on it, write a gallery")
     p.add_argument("--out", default="demo-output")
     p.add_argument("--minutes", type=float, default=4.0)
-    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--resolution", type=int, default=32, help="32 learns the demo set best in 4 CPU minutes")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
 
