@@ -20,11 +20,12 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from .imaging import atomic_write_bytes
 
 __all__ = ["write_gallery"]
 
@@ -296,25 +297,6 @@ def _render(run_dir: Path, out_dir: Path, title: str,
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and ``os.replace``, so a browser or a
-    static server never sees a half-written page."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shared/served page must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_gallery(run_dir: Path, out_html: Path | None = None, *, title: str | None = None,
                   sample_images: list[Path] | None = None) -> Path:
     """Write an HTML overview of a training run and return its path.
@@ -336,5 +318,5 @@ def write_gallery(run_dir: Path, out_html: Path | None = None, *, title: str | N
     out_html.parent.mkdir(parents=True, exist_ok=True)
     page = _render(run_dir, out_html.parent, title or run_dir.resolve().name,
                    [Path(p) for p in sample_images or []])
-    _atomic_write_text(out_html, page)
+    atomic_write_bytes(out_html, page.encode("utf-8"))
     return out_html
