@@ -53,6 +53,14 @@ class FeatureExtractor(Protocol):
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
+def _resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, 3, size, size), bilinear; antialiased only when shrinking."""
+    if x.shape[-2:] != (size, size):
+        big = min(x.shape[-2:]) > size
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=big)
+    return x
+
+
 def _batched(
     fn: nn.Module, images: torch.Tensor, batch: int, prepare: Callable[[torch.Tensor], torch.Tensor]
 ) -> torch.Tensor:
@@ -130,10 +138,7 @@ class RandomConvFeatures:
         self.dim = 2 * sum(self.WIDTHS)
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (self.SIZE, self.SIZE):
-            big = min(x.shape[-2:]) > self.SIZE
-            x = F.interpolate(x, size=(self.SIZE, self.SIZE), mode="bilinear", align_corners=False, antialias=big)
-        return x
+        return _resize_square(x, self.SIZE)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [-1, 1] -> (N, 1920) float32."""
@@ -195,10 +200,7 @@ class InceptionFeatures:
         self.name = "inception-v3-torchvision" if size == 299 else f"inception-v3-torchvision-{size}px"
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (self.size, self.size):
-            big = min(x.shape[-2:]) > self.size
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=big)
-        return x
+        return _resize_square(x, self.size)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [-1, 1] -> (N, 2048) float32."""
