@@ -80,7 +80,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -91,6 +90,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from _common import load_average, log, machine_info, peak_rss_mb
 from artgan.config import ModelConfig, TrainConfig
 from artgan.models import FAMILIES, build_discriminator, build_generator
 from artgan.training.memory import keep_freed_memory
@@ -98,50 +98,6 @@ from artgan.training.steps import StepContext, d_step, g_step
 
 # (batch, channels, spatial size): 3x3 convs of ~9.7 GFLOP each, big enough to be compute-bound.
 PEAK_SHAPES: tuple[tuple[int, int, int], ...] = ((32, 64, 64), (32, 128, 32), (32, 256, 16), (32, 512, 8))
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def peak_rss_mb() -> float:
-    """Process-wide high-water mark of resident memory, MiB (Linux reports KiB, macOS bytes)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def machine_info() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_model": cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "torch_num_threads": torch.get_num_threads(),
-        "mkldnn_enabled": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
-        "load_average_start": load_average(),
-    }
 
 
 # --------------------------------------------------------------------------- conv peak

@@ -81,6 +81,24 @@ def test_wrong_folders_give_clear_errors(tmp_path):
         Generator.from_pretrained(good)
 
 
+def test_best_model_folder_swaps_safely(tmp_path, monkeypatch):
+    _save(tmp_path, 8)
+    with pytest.raises(CheckpointError, match="no best checkpoint"):
+        resolve_model_folder(tmp_path, "best")
+    G = build_generator(CFG.model)
+    ck.save_model_folder(tmp_path / "best", nimg=8, config=CFG, G_ema=G, extra={"metric": {"swd/avg": 5.0}})
+    assert resolve_model_folder(tmp_path, "best").name == "best"
+    # A failed replacement keeps the previous best whole.
+    monkeypatch.setattr(ck, "_write_synced", lambda p, d: (_ for _ in ()).throw(OSError(28, "No space left", str(p))))
+    with pytest.raises(OSError):
+        ck.save_model_folder(tmp_path / "best", nimg=16, config=CFG, G_ema=G)
+    assert json.loads((tmp_path / "best" / "config.json").read_text())["nimg"] == 8
+    assert not list(tmp_path.glob(".tmp-*"))
+    # A kill between the two renames leaves only .old-best: it is still found.
+    os.replace(tmp_path / "best", tmp_path / ".old-best")
+    assert Generator.from_pretrained(tmp_path, which="best").folder.name == ".old-best"
+
+
 def _latest_nimg(run: Path) -> int:
     return int(load_state(resolve_model_folder(run))["nimg"])
 

@@ -26,21 +26,25 @@ def tiny_cfg(data: Path, **kw) -> TrainConfig:
 def test_run_folder_contents(image_folder, tmp_path):
     run = train(tiny_cfg(image_folder), tmp_path / "runs", progress=False)
     assert run.name.startswith("00000-")
-    for name in ("config.json", "stats.jsonl", "rejected.txt", "index.html", "samples/reals.png"):
+    for name in ("config.json", "stats.jsonl", "rejected.txt", "index.html", "samples/reals.png", "summary.json",
+                 "checkpoints/best/G_ema.safetensors"):
         assert (run / name).exists(), name
     assert list(run.glob("events.out.tfevents.*"))
     assert list((run / "samples").glob("fakes*.png"))
     ckpt = resolve_model_folder(run)
     assert ckpt.name == "ckpt-000000064"
     rows = [json.loads(l) for l in (run / "stats.jsonl").read_text().splitlines()]
-    assert rows[-1]["kimg"] == 0.064 and "loss/D" in rows[-1] and "aug/p" in rows[-1]
+    losses = [r for r in rows if "loss/D" in r]
+    assert losses[-1]["kimg"] == 0.064 and "aug/p" in losses[-1]
+    # Quality is measured at the end of every run even when no interval has passed.
+    assert rows[-1]["kimg"] == 0.064 and "metric/swd/avg" in rows[-1]
     # The next run gets the next number.
     assert train(tiny_cfg(image_folder, kimg=0.008), tmp_path / "runs", progress=False).name.startswith("00001-")
 
 
 @pytest.mark.parametrize("family", ["resgan", "dcgan"])
 def test_resume_continues_exactly(image_folder, tmp_path, family):
-    cfg = tiny_cfg(image_folder, model=replace(TINY, family=family))
+    cfg = tiny_cfg(image_folder, model=replace(TINY, family=family), metric_kimg=0.016, metric_n=32)
     straight = train(cfg, tmp_path / "a", progress=False)
     half = train(replace(cfg, kimg=0.032), tmp_path / "b", progress=False)
     resumed = train(replace(cfg, kimg=0.064), tmp_path / "b", resume=half, progress=False)
@@ -52,6 +56,45 @@ def test_resume_continues_exactly(image_folder, tmp_path, family):
             if "running" in k or "num_batches" in k:
                 continue  # BN statistics of G_ema are recalibrated at each save
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{f}:{k}")
+    # The quality monitor's best survives the resume too.
+    sa, sb = (json.loads((r / "summary.json").read_text()) for r in (straight, resumed))
+    assert sa["best_swd"] == sb["best_swd"] and sa["best_kimg"] == sb["best_kimg"]
+
+
+def _metric_rows(run: Path) -> list[dict]:
+    rows = [json.loads(l) for l in (run / "stats.jsonl").read_text().splitlines()]
+    return [r for r in rows if "metric/swd/avg" in r]
+
+
+def test_quality_metric_keeps_the_best_checkpoint(image_folder, tmp_path):
+    run = train(tiny_cfg(image_folder, kimg=0.096, metric_kimg=0.016, metric_n=32), tmp_path, progress=False)
+    rows = _metric_rows(run)
+    assert [r["kimg"] for r in rows] == [0.016, 0.032, 0.048, 0.064, 0.08, 0.096]
+    best_row = min(rows, key=lambda r: r["metric/swd/avg"])
+    best = resolve_model_folder(run, "best")
+    assert best.name == "best"
+    meta = json.loads((best / "config.json").read_text())
+    assert meta["nimg"] == round(best_row["kimg"] * 1000)
+    assert meta["metric"]["swd/avg"] == pytest.approx(best_row["metric/swd/avg"], abs=1e-3)
+    # The best model loads and generates; it differs from the latest unless the last was best.
+    g_best, g_last = Generator.from_pretrained(run, which="best"), Generator.from_pretrained(run)
+    assert g_best(n=2, seed=0, output="tensor").shape == (2, 3, 16, 16)
+    assert (best_row is rows[-1]) == torch.equal(g_best(n=2, seed=0, output="tensor"), g_last(n=2, seed=0, output="tensor"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best_swd"] == pytest.approx(best_row["metric/swd/avg"], abs=1e-3)
+    assert 0.0 <= summary["copies"] <= 1.0 and summary["stopped"] == "budget reached"
+    assert "Quality" in (run / "index.html").read_text()
+
+
+def test_patience_stops_early(image_folder, tmp_path):
+    cfg = tiny_cfg(image_folder, kimg=4.0, metric_kimg=0.008, metric_n=32, patience=2, checkpoint_kimg=1.0)
+    run = train(cfg, tmp_path, progress=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped"].startswith("early stop") and summary["kimg"] < 4.0
+    swds = [r["metric/swd/avg"] for r in _metric_rows(run)]
+    # Stopped exactly when the last two measurements were no better than the best before them.
+    assert min(swds[-2:]) >= min(swds[:-2]) and len(swds) >= 3
+    assert resolve_model_folder(run).name == f"ckpt-{round(summary['kimg'] * 1000):09d}"
 
 
 def test_too_few_images_is_a_clear_error(tmp_path):

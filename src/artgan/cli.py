@@ -45,6 +45,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
     p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
+    p.add_argument("--metric-kimg", type=float, default=None,
+                   help="measure SWD every N kimg into stats.jsonl and keep checkpoints/best (default 4; 0 = off)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after N SWD measurements without a new best (default 0 = never)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format (opt-in)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
@@ -66,7 +70,7 @@ def _train_config(a: argparse.Namespace):
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
         "lr_g": a.lr, "lr_d": a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
-        "threads": a.threads,
+        "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
     }.items() if v is not None}
     return TrainConfig(model=ModelConfig(**model_kw), **train_kw)
 
@@ -91,7 +95,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     from .imaging import make_grid, save_gif, save_png
     from .tasks.generate import Generator
 
-    g = Generator.from_pretrained(a.model)
+    g = Generator.from_pretrained(a.model, which="best" if a.best else "latest")
     out = Path(a.out) if a.out else g.folder / "generated"
     out.mkdir(parents=True, exist_ok=True)
     imgs = g(n=a.n, seed=a.seed, truncation=a.truncation, output="tensor")
@@ -137,7 +141,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if not a.real:
         raise ValueError("give --real DIR: the training images to compare with")
     result = evaluate(a.real, fake=a.fake, run=None if a.fake else a.run, resolution=a.resolution,
-                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs)
+                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs, which="best" if a.best else "latest")
     print(json.dumps(result, indent=2) if a.json else format_table(result))
     return 0
 
@@ -165,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     p.add_argument("--out", default=None, help="output folder (default: MODEL/generated)")
     p.add_argument("--truncation", type=float, default=1.0, help="in (0, 1]: lower = safer, less varied")
+    p.add_argument("--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest")
     p.add_argument("--interpolate", type=int, default=0, metavar="K", help="also write walk.gif through K seeds")
     p.add_argument("--frames", type=int, default=16, help="frames between keyframes of the walk")
     p.add_argument("--fps", type=float, default=12.0)
@@ -184,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=None, help="default: the model's, or 64")
     p.add_argument("--n", type=int, default=256, help="images per side (default 256)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest")
     p.add_argument("--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

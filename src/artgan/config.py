@@ -89,6 +89,9 @@ class TrainConfig:
     snapshot_kimg: float = 2.0  # sample grid every N kimg
     checkpoint_kimg: float = 4.0  # checkpoint every N kimg
     keep_checkpoints: int = 3
+    metric_kimg: float = 4.0  # SWD of the EMA generator every N kimg (keeps checkpoints/best); 0 disables
+    metric_n: int = 256  # images per side for that SWD
+    patience: int = 0  # stop after this many SWD evaluations without a new best; 0 never stops early
     log_seconds: float = 10.0  # stats.jsonl / TensorBoard interval
     grid: int = 8  # the sample grid is grid x grid images from fixed seeds
     # Channels-last is ~20% faster on CPU here (nearest upsampling in NCHW is slow); see benchmarks.
@@ -119,6 +122,12 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number")
         if self.r1_gamma < 0 or self.r1_interval < 1:
             raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
+        if self.metric_kimg < 0 or not math.isfinite(self.metric_kimg):
+            raise ConfigError("metric_kimg must be >= 0 (0 disables the quality metric)")
+        if self.metric_n < 16:
+            raise ConfigError("metric_n must be at least 16")
+        if self.patience < 0:
+            raise ConfigError("patience must be >= 0 (0 never stops early)")
         if self.keep_checkpoints < 1:
             raise ConfigError("keep_checkpoints must be at least 1")
         return self

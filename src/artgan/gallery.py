@@ -31,7 +31,8 @@ __all__ = ["write_gallery"]
 
 _FAKES_RE = re.compile(r"^fakes(\d+)\.png$")
 _LOSS_KEYS = ("loss/D", "loss/G")
-_LOSS_COLORS = {"loss/D": "#d1495b", "loss/G": "#00798c"}
+_SWD_KEYS = ("metric/swd/avg",)
+_COLORS = {"loss/D": "#d1495b", "loss/G": "#00798c", "metric/swd/avg": "#6a4c93"}
 _CONFIG_KEYS = ("family", "resolution", "kimg", "dataset", "data")
 _MAX_TIMELINE = 24  # thumbnails; beyond this we sample evenly to keep the page light
 
@@ -153,12 +154,12 @@ def _tick(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _loss_chart(rows: list[dict[str, float]]) -> str:
-    """Inline SVG line chart of loss/D and loss/G against kimg, with axes and a legend."""
-    series = {k: [(r["kimg"], r[k]) for r in rows if k in r] for k in _LOSS_KEYS}
+def _line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS, ylabel: str = "loss") -> str:
+    """Inline SVG line chart of ``keys`` against kimg, with axes and a legend."""
+    series = {k: [(r["kimg"], r[k]) for r in rows if k in r] for k in keys}
     series = {k: pts for k, pts in series.items() if pts}
     if not series:
-        return '<p class="empty">no loss values yet</p>'
+        return f'<p class="empty">no {_esc(ylabel)} values yet</p>'
     xs = [x for pts in series.values() for x, _ in pts]
     ys = [y for pts in series.values() for _, y in pts]
     xt, yt = _nice_ticks(min(xs), max(xs)), _nice_ticks(min(ys), max(ys))
@@ -176,7 +177,7 @@ def _loss_chart(rows: list[dict[str, float]]) -> str:
 
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="loss curves">']
+             f'role="img" aria-label="{_esc(ylabel)} curves">']
     # Grid lines and tick labels first, so the curves are drawn on top of them.
     for t in xt:
         parts.append(f'<line class="grid" x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" '
@@ -189,9 +190,9 @@ def _loss_chart(rows: list[dict[str, float]]) -> str:
     parts.append(f'<rect class="frame" x="{left}" y="{top}" width="{pw}" height="{ph}"/>')
     parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">kimg</text>')
     parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
-                 f'text-anchor="middle">loss</text>')
+                 f'text-anchor="middle">{_esc(ylabel)}</text>')
     for name, pts in series.items():
-        color = _LOSS_COLORS[name]
+        color = _COLORS.get(name, "#333")
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         parts.append(f'<polyline data-series="{_esc(name)}" fill="none" stroke="{color}" '
                      f'stroke-width="1.5" points="{coords}"/>')
@@ -200,9 +201,10 @@ def _loss_chart(rows: list[dict[str, float]]) -> str:
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
     # Legend in the top margin, right-aligned: outside the plot, so it never hides a curve.
     for i, name in enumerate(reversed(list(series))):
-        lx, ly = left + pw - 80 - i * 90, top - 10
+        lx, ly = left + pw - 110 - i * 90, top - 10
+        color = _COLORS.get(name, "#333")
         parts.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
-                     f'stroke="{_LOSS_COLORS[name]}" stroke-width="3"/>'
+                     f'stroke="{color}" stroke-width="3"/>'
                      f'<text x="{lx + 26}" y="{ly}">{_esc(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
@@ -272,7 +274,10 @@ def _render(run_dir: Path, out_dir: Path, title: str,
 
     body.append("<h2>Losses</h2>")
     if rows:
-        body.append(_loss_chart(rows))
+        body.append(_line_chart(rows))
+        if any(k in r for r in rows for k in _SWD_KEYS):
+            body.append("<h2>Quality (SWD x1e3 of the EMA generator, lower is better)</h2>")
+            body.append(_line_chart(rows, _SWD_KEYS, "SWD"))
         # Last value of every other numeric stat (aug/p, r1, timing, ...).
         last: dict[str, float] = {}
         for row in rows:

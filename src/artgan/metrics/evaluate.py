@@ -38,12 +38,13 @@ def evaluate(
     n: int = 256,
     seed: int = 0,
     worst_pairs: str | os.PathLike | None = None,
+    which: str = "latest",
 ) -> dict[str, Any]:
     """Compare ``fake`` (a folder) or ``run`` (a model/run folder) with ``real``.
 
     Returns a flat dict: swd/* (x1e3), kid, kid_std, fid, extractor, diversity
     (mean pairwise MS-SSIM, lower = more varied), copies (fraction of near-copies),
-    plus n, resolution and seconds.
+    plus n, resolution and seconds. ``which`` picks a run's latest or best checkpoint.
     """
     if (fake is None) == (run is None):
         raise ValueError("give exactly one of fake (a folder of images) or run (a model/run folder)")
@@ -51,7 +52,7 @@ def evaluate(
     if run is not None:
         from ..tasks.generate import Generator
 
-        g = Generator.from_pretrained(run)
+        g = Generator.from_pretrained(run, which)
         resolution = resolution or g.resolution
         fakes = g(n=n, seed=seed, output="tensor")
         if fakes.shape[-1] != resolution:

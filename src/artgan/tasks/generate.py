@@ -42,9 +42,10 @@ class Generator:
         self.model_id = f"{folder.parent.parent.name}/{folder.name}" if folder is not None else "in-memory"
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "Generator":
-        """Load from a model folder, a checkpoint folder or a run folder (latest checkpoint)."""
-        folder = resolve_model_folder(path)
+    def from_pretrained(cls, path: str | os.PathLike, which: str = "latest") -> "Generator":
+        """Load from a model folder, a checkpoint folder or a run folder (its ``latest``
+        checkpoint, or with ``which="best"`` the one with the lowest training-time SWD)."""
+        folder = resolve_model_folder(path, which)
         model_cfg, _ = read_folder_config(folder)
         net = build_generator(model_cfg)
         load_weights(net, folder / "G_ema.safetensors")

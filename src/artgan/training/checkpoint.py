@@ -5,6 +5,8 @@ Layout of a run folder's ``checkpoints/``::
     ckpt-000004096/      config.json  G.safetensors  G_ema.safetensors  D.safetensors  state.pt
     ckpt-000008192/      ...
     latest               text file: the name of the newest complete checkpoint folder
+    best/                model folder (config.json + G_ema.safetensors) of the best-scoring
+                         generator so far, by the SWD measured during training
 
 A checkpoint is built in a hidden temp folder beside the others, every file fsynced, then
 renamed into place in one step; ``latest`` is replaced atomically after that. A process
@@ -119,6 +121,38 @@ def save_checkpoint(
     return final
 
 
+BEST = "best"
+
+
+def save_model_folder(folder: Path, *, nimg: int, config: Any, G_ema: torch.nn.Module,
+                      extra: dict[str, Any] | None = None) -> Path:
+    """Write a generation-only model folder (config.json + G_ema.safetensors) at ``folder``,
+    replacing any previous one without a moment where neither a complete old nor a complete
+    new folder exists (the old one is parked as ``.old-<name>`` during the swap)."""
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=parent))
+    try:
+        cfg = model_file_dict(config.model)
+        cfg["train"] = to_dict(config)
+        cfg["nimg"] = nimg
+        cfg.update(extra or {})
+        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+        _write_synced(tmp / "G_ema.safetensors", save(_tensors(G_ema), metadata={"format": "pt", "artgan_role": "G_ema"}))
+        _fsync_dir(tmp)
+        old = parent / f".old-{folder.name}"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        _fsync_dir(parent)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
 def _remove_temp_folders(ckpt_root: Path) -> None:
     for p in ckpt_root.glob(".tmp-*"):
         shutil.rmtree(p, ignore_errors=True)
@@ -142,9 +176,12 @@ def is_model_folder(path: Path) -> bool:
     return (path / "config.json").is_file() and (path / "G_ema.safetensors").is_file()
 
 
-def resolve_model_folder(path: str | os.PathLike) -> Path:
+def resolve_model_folder(path: str | os.PathLike, which: str = "latest") -> Path:
     """Find the model folder meant by ``path``: a model/checkpoint folder, a run folder
-    (its latest checkpoint) or a ``checkpoints`` folder. Errors say what was expected."""
+    or a ``checkpoints`` folder. In the last two, ``which`` picks the ``latest``
+    checkpoint or the ``best`` one (by training-time SWD). Errors say what was expected."""
+    if which not in ("latest", BEST):
+        raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"{p}: no such folder; give a run folder (runs/00000-...) or a model folder")
@@ -153,6 +190,14 @@ def resolve_model_folder(path: str | os.PathLike) -> Path:
     if is_model_folder(p):
         return p
     root = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+    if which == BEST:
+        for cand in (root / BEST, root / f".old-{BEST}"):  # .old-best: a kill mid-swap
+            if is_model_folder(cand):
+                return cand
+        raise CheckpointError(
+            f"{p}: no best checkpoint (the run measured no quality yet, or ran with --metric-kimg 0); "
+            "use the latest checkpoint instead"
+        )
     latest = root / "latest"
     if latest.is_file():
         name = latest.read_text().strip()

@@ -28,12 +28,15 @@ from ..imaging import atomic_write_bytes, make_grid, save_png
 from ..models import build_discriminator, build_generator
 from ..models.common import seeds_to_z
 from .checkpoint import (
+    BEST,
     CheckpointError,
     load_state,
     load_weights,
     resolve_model_folder,
     save_checkpoint,
+    save_model_folder,
 )
+from .monitor import METRIC, QualityMonitor
 from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 from .rundir import latest_run_dir, new_run_dir
@@ -168,6 +171,8 @@ def train(
     if len(data.rejected) > 20:
         _say(f"  ... and {len(data.rejected) - 20} more")
     sampler = CropSampler(data.images, r, crop_size=cfg.crop_size, min_scale=cfg.min_scale)
+    monitor = (QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=cfg.crop_size)
+               if cfg.metric_kimg > 0 else None)
 
     # ---- models, optimisers, state
     torch.manual_seed(cfg.seed)
@@ -193,6 +198,8 @@ def train(
         torch.set_rng_state(st["rng_torch"])
         data_gen.set_state(st["rng_data"])
         random.seed(int(st["rng_python_seed"]))
+        if monitor is not None and "monitor" in st:
+            monitor.load_state_dict(st["monitor"])
         _truncate_stats(run_dir / "stats.jsonl", nimg / 1000)
 
     ctx = StepContext(
@@ -214,6 +221,7 @@ def train(
             "rng_torch": torch.get_rng_state(), "rng_data": data_gen.get_state(),
             # Python's RNG is unused in the loop; a fresh seed derived from the position keeps it reproducible.
             "rng_python_seed": torch.tensor(cfg.seed * 1_000_003 + step),
+            **({"monitor": monitor.state_dict()} if monitor is not None else {}),
         }
 
     def checkpoint() -> Path:
@@ -230,6 +238,25 @@ def train(
                         metadata={"artgan:kind": "samples", "artgan:kimg": f"{nimg / 1000:.1f}", "artgan:seeds": f"0-{cfg.grid**2 - 1}"})
         tb.image("samples", path.read_bytes(), grid.shape[1], grid.shape[2], step=nimg)
         tb.flush()
+
+    def measure() -> None:
+        """SWD of G_ema into stats/TensorBoard; a new best replaces checkpoints/best."""
+        assert monitor is not None
+        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        t0 = time.time()
+        scores, improved = monitor.measure(G_ema, nimg / 1000)
+        row = {"kimg": round(nimg / 1000, 3), "step": step, "sec": round(time.time() - start_time, 1),
+               **{f"metric/{k}": round(v, 3) for k, v in scores.items()},
+               "metric/seconds": round(time.time() - t0, 2)}
+        stats_f.write(json.dumps(row) + "\n")
+        stats_f.flush()
+        tb.scalars({k: v for k, v in row.items() if k.startswith("metric/")}, step=nimg)
+        if improved:
+            save_model_folder(run_dir / "checkpoints" / BEST, nimg=nimg, config=cfg, G_ema=G_ema,
+                              extra={"metric": {METRIC: scores[METRIC], "n": cfg.metric_n}})
+        bar.write(f"{nimg / 1000:.1f} kimg: SWD {scores[METRIC]:.1f}"
+                  + (" (new best)" if improved else f" (best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"),
+                  file=sys.stderr)
 
     # ---- the loop
     if defaulted_budget:
@@ -259,6 +286,9 @@ def train(
     start_nimg = nimg
     next_snap = (math.floor(nimg / (cfg.snapshot_kimg * 1000)) + 1) * cfg.snapshot_kimg * 1000
     next_ckpt = (math.floor(nimg / (cfg.checkpoint_kimg * 1000)) + 1) * cfg.checkpoint_kimg * 1000
+    metric_img = cfg.metric_kimg * 1000
+    next_metric = (math.floor(nimg / metric_img) + 1) * metric_img if monitor is not None else math.inf
+    last_metric = -1
     stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
     if start_nimg == 0:
         snapshot()
@@ -304,6 +334,14 @@ def train(
                 if nimg >= next_snap:
                     snapshot()
                     next_snap += cfg.snapshot_kimg * 1000
+                if nimg >= next_metric:
+                    measure()
+                    last_metric = nimg
+                    next_metric += metric_img
+                    if cfg.patience and monitor is not None and monitor.since_best >= cfg.patience:
+                        reason = (f"early stop: SWD has not improved for {monitor.since_best} evaluations "
+                                  f"(best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)")
+                        break
                 if nimg >= next_ckpt:
                     checkpoint()
                     next_ckpt += cfg.checkpoint_kimg * 1000
@@ -314,7 +352,12 @@ def train(
                 stats_f.write(json.dumps(row) + "\n")
                 stats_f.flush()
             snapshot()
+            if monitor is not None and last_metric != nimg:
+                measure()
             final = checkpoint()
+            summary = _summary(cfg, monitor, G_ema, nimg, step, time.time() - start_time,
+                               (nimg - start_nimg) / max(time.time() - loop_start, 1e-6), reason)
+            atomic_write_bytes(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     finally:
         bar.close()
         stats_f.close()
@@ -328,6 +371,21 @@ def train(
     _say(f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.1f} min; "
          f"checkpoint: {final}")
     return run_dir
+
+
+def _summary(cfg: TrainConfig, monitor: QualityMonitor | None, G_ema: torch.nn.Module, nimg: int, step: int,
+             sec: float, rate: float, reason: str) -> dict[str, Any]:
+    """End-of-run figures for summary.json, plus the memorisation check (with a warning)."""
+    out: dict[str, Any] = {"kimg": round(nimg / 1000, 3), "step": step, "minutes": round(sec / 60, 2),
+                           "img_per_sec": round(rate, 2), "stopped": reason}
+    if monitor is not None:
+        copies, median_ratio = monitor.copies(G_ema)
+        out.update({"best_swd": round(monitor.best, 3), "best_kimg": monitor.best_kimg,
+                    "copies": copies, "nn_ratio_median": round(median_ratio, 3)})
+        if copies > 0:
+            _say(f"warning: {copies:.0%} of {cfg.metric_n} samples are near-copies of training crops: the generator "
+                 "is memorising. Use checkpoints/best, add images, or train on patches (--crop-size).")
+    return out
 
 
 def _log_row(sums: dict[str, torch.Tensor], n: int, nimg: int, step: int, sec: float, rate: float,

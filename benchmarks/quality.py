@@ -1,0 +1,149 @@
+"""Quality benchmark: train within a wall-clock budget, then measure every metric.
+
+    python benchmarks/quality.py DATA --family resgan,dcgan --resolution 64 --minutes 15
+
+For each family (one after another, never in parallel: two cores), this trains a fresh run
+with ``python -m artgan train`` in its own process (so one entry's memory cannot slow the
+next), then evaluates the run's *latest* checkpoint and its *best* one (lowest SWD measured
+during training) with :func:`artgan.metrics.evaluate.evaluate` against crops of DATA.
+
+Prints one JSON document to stdout:
+
+- ``command``, ``machine`` (CPU, cores, torch, load average at start and end), ``data``.
+- ``results``: one entry per family with ``kimg``, ``minutes``, ``img_per_sec`` (training
+  throughput, from the run's summary.json), ``stopped``, ``latest`` and ``best`` metric dicts
+  (``swd/*`` x1e3, ``kid``/``fid`` with the ``extractor`` that produced them, ``diversity`` =
+  mean pairwise MS-SSIM (lower = more varied), ``copies`` = fraction of near-copies), and
+  ``curve``: the SWD measured during training as ``[minutes, kimg, swd/avg]`` rows.
+- ``ratios``: every family's latest and best SWD over the first family's, when more
+  than one family ran (the first is the one being judged, e.g. ``resgan,dcgan``).
+
+A markdown table of the same figures goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import load_average, log, machine_info
+
+from artgan.metrics.evaluate import evaluate
+from artgan.training.checkpoint import CheckpointError, resolve_model_folder
+
+HEADLINE = ("swd/avg", "kid", "fid", "diversity", "copies")
+
+
+def train_run(data: str, family: str, args: argparse.Namespace, out: Path) -> Path:
+    """Train one run in a child process; returns its run folder."""
+    cmd = [sys.executable, "-m", "artgan", "train", data, "--out", str(out), "--family", family,
+           "--resolution", str(args.resolution), "--minutes", str(args.minutes), "--seed", str(args.seed),
+           "--no-progress", *shlex.split(args.train_args)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    log("$ " + shlex.join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"training {family} failed (exit {proc.returncode}); see the log above")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def swd_curve(run: Path) -> list[list[float]]:
+    """[minutes, kimg, swd/avg] for every SWD measured during training."""
+    rows = []
+    for line in (run / "stats.jsonl").read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "metric/swd/avg" in r:
+            rows.append([round(r.get("sec", 0.0) / 60, 2), r["kimg"], r["metric/swd/avg"]])
+    return rows
+
+
+def bench_family(data: str, family: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    t0 = time.time()
+    run = train_run(data, family, args, out)
+    wall = time.time() - t0
+    summary = json.loads((run / "summary.json").read_text())
+    entry: dict[str, Any] = {
+        "family": family, "resolution": args.resolution, "budget_minutes": args.minutes, "run": str(run),
+        "train_wall_minutes": round(wall / 60, 2), **{k: summary.get(k) for k in ("kimg", "minutes", "img_per_sec", "stopped")},
+    }
+    for which in ("latest", "best"):
+        try:
+            resolve_model_folder(run, which)
+        except CheckpointError:
+            entry[which] = None
+            continue
+        log(f"evaluating {family} ({which})")
+        res = evaluate(data, run=run, n=args.n, seed=args.eval_seed, which=which,
+                       worst_pairs=run / f"worst-pairs-{which}.png")
+        entry[which] = res
+    entry["curve"] = swd_curve(run)
+    return entry
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = "| family | px | budget min | kimg | img/s | ckpt | SWD avg | KID | FID | diversity | copies |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for e in results:
+        for which in ("latest", "best"):
+            m = e.get(which)
+            if not m:
+                continue
+            lines.append(
+                f"| {e['family']} | {e['resolution']} | {e['budget_minutes']:g} | {e['kimg']} | {e['img_per_sec']} | {which} | "
+                f"{m['swd/avg']:.1f} | {m['kid']:.4f} | {m['fid']:.2f} | {m['diversity']:.3f} | {m['copies']:.3f} |"
+            )
+    if results and results[0].get("latest"):
+        lines.append(f"\nKID/FID extractor: {results[0]['latest']['extractor']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="training images (folder or zip)")
+    p.add_argument("--family", default="resgan", help="comma list; the first is compared with the others")
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--minutes", type=float, default=15.0, help="training budget per family")
+    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--eval-seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=256, help="images per side for the metrics")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--train-args", default="", help='extra `artgan train` options, e.g. "--crop-size 256"')
+    p.add_argument("--out", default=None, help="where the runs go (default: benchmarks/runs/quality-<time>)")
+    args = p.parse_args(argv)
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or Path(__file__).parent / "runs" / f"quality-{stamp}")
+    machine = machine_info()
+    results = [bench_family(args.data, f.strip(), args, out) for f in args.family.split(",") if f.strip()]
+    machine["load_average_end"] = load_average()
+    doc: dict[str, Any] = {
+        "benchmark": "quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": shlex.join([sys.executable, *sys.argv]), "machine": machine, "data": args.data,
+        "results": results,
+    }
+    if len(results) > 1:
+        first = results[0]
+        doc["ratios"] = {
+            f"{first['family']}/{e['family']}": {
+                w: round(first[w]["swd/avg"] / e[w]["swd/avg"], 3)
+                for w in ("latest", "best") if first.get(w) and e.get(w)
+            }
+            for e in results[1:]
+        }
+    log(table(results))
+    print(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
