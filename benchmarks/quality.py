@@ -41,11 +41,11 @@ from artgan.training.checkpoint import CheckpointError, resolve_model_folder
 HEADLINE = ("swd/avg", "kid", "fid", "diversity", "copies")
 
 
-def train_run(data: str, family: str, args: argparse.Namespace, out: Path) -> Path:
+def train_run(data: str, family: str, args: argparse.Namespace, out: Path, extra: list[str]) -> Path:
     """Train one run in a child process; returns its run folder."""
     cmd = [sys.executable, "-m", "artgan", "train", data, "--out", str(out), "--family", family,
            "--resolution", str(args.resolution), "--minutes", str(args.minutes), "--seed", str(args.seed),
-           "--no-progress", *shlex.split(args.train_args)]
+           "--no-progress", *shlex.split(args.train_args), *extra]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     log("$ " + shlex.join(cmd))
@@ -68,13 +68,14 @@ def swd_curve(run: Path) -> list[list[float]]:
     return rows
 
 
-def bench_family(data: str, family: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def bench_family(data: str, label: str, family: str, args: argparse.Namespace, out: Path,
+                 extra: list[str]) -> dict[str, Any]:
     t0 = time.time()
-    run = train_run(data, family, args, out)
+    run = train_run(data, family, args, out, extra)
     wall = time.time() - t0
     summary = json.loads((run / "summary.json").read_text())
     entry: dict[str, Any] = {
-        "family": family, "resolution": args.resolution, "budget_minutes": args.minutes, "run": str(run),
+        "family": label, "train_args": shlex.join(extra), "resolution": args.resolution, "budget_minutes": args.minutes, "run": str(run),
         "train_wall_minutes": round(wall / 60, 2), **{k: summary.get(k) for k in ("kimg", "minutes", "img_per_sec", "stopped")},
     }
     for which in ("latest", "best"):
@@ -89,6 +90,21 @@ def bench_family(data: str, family: str, args: argparse.Namespace, out: Path) ->
         entry[which] = res
     entry["curve"] = swd_curve(run)
     return entry
+
+
+def write_curves(results: list[dict[str, Any]], path: Path) -> Path:
+    """An HTML page with the SWD-during-training curves of every entry, against minutes."""
+    from artgan.gallery import line_chart
+    from artgan.imaging import atomic_write_bytes
+
+    rows = [{"minutes": m, e["family"]: swd} for e in results for m, _kimg, swd in e["curve"]]
+    labels = tuple(e["family"] for e in results)
+    svg = line_chart(rows, labels, "SWD x1e3 (lower is better)", x_key="minutes", xlabel="training minutes")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>SWD curves</title></head><body>"
+            f"<h1>SWD of the EMA generator during training</h1><p>{' | '.join(labels)} at "
+            f"{results[0]['resolution']} px</p>{svg}</body></html>\n")
+    atomic_write_bytes(path, page.encode())
+    return path
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -119,13 +135,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=256, help="images per side for the metrics")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--train-args", default="", help='extra `artgan train` options, e.g. "--crop-size 256"')
+    p.add_argument("--variant", action="append", default=[], metavar='LABEL=FAMILY[ ARGS]',
+                   help='an entry with its own options, e.g. --variant "bilinear=resgan --upsample bilinear"; '
+                        "repeatable; replaces --family")
     p.add_argument("--out", default=None, help="where the runs go (default: benchmarks/runs/quality-<time>)")
     args = p.parse_args(argv)
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path(__file__).parent / "runs" / f"quality-{stamp}")
     machine = machine_info()
-    results = [bench_family(args.data, f.strip(), args, out) for f in args.family.split(",") if f.strip()]
+    entries: list[tuple[str, str, list[str]]] = []
+    for v in args.variant:
+        label, _, rest = v.partition("=")
+        words = shlex.split(rest)
+        if not label or not words:
+            raise SystemExit(f"--variant {v!r}: expected LABEL=FAMILY [ARGS]")
+        entries.append((label, words[0], words[1:]))
+    if not entries:
+        entries = [(f.strip(), f.strip(), []) for f in args.family.split(",") if f.strip()]
+    results = [bench_family(args.data, label, fam, args, out, extra) for label, fam, extra in entries]
     machine["load_average_end"] = load_average()
     doc: dict[str, Any] = {
         "benchmark": "quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -142,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
             for e in results[1:]
         }
     log(table(results))
+    chart = write_curves(results, out / "swd-curves.html")
+    doc["curves_html"] = str(chart)
+    log(f"SWD curves: {chart}")
     print(json.dumps(doc, indent=2))
 
 

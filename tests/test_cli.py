@@ -15,6 +15,8 @@ def test_dry_run_prints_resolved_config(image_folder, capsys, tmp_path):
     assert main(["train", str(image_folder), "--out", str(tmp_path / "runs"), "--dry-run", "--minutes", "0.5", "--family", "dcgan"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["minutes"] == 0.5 and cfg["model"]["family"] == "dcgan" and cfg["model"]["resolution"] == 64
+    # The recipe fields are resolved from the data, with the reasons.
+    assert cfg["batch"] == 32 and cfg["crop_size"] == 0 and "batch" in cfg["chosen_from_data"]
     assert not (tmp_path / "runs").exists(), "a dry run writes nothing"
 
 
@@ -31,6 +33,12 @@ def test_train_generate_interpolate(image_folder, tmp_path, capsys):
     assert a.shape == (16, 16, 3) and np.array_equal(a, b), "same seed, same pixels"
     assert Image.open(out1 / "walk.gif").n_frames == 6
     assert Image.open(out1 / "seed00003.png").info["artgan:seed"] == "3"
+    # --best picks checkpoints/best; resuming with recipe options warns that they are ignored.
+    assert main(["generate", run, "--best", "--n", "1", "--out", str(tmp_path / "g3")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "runs"), "--resume", run, "--kimg", "0.024", "--batch", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "ignoring --batch" in err and err.strip().endswith("ckpt-000000024")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -64,3 +64,22 @@ def test_adaptive_augment_moves_p_both_ways():
     other = AdaptiveAugment(p=0.0, target=0.6, kimg=1.0)
     other.load_state_dict(state)
     assert other.p == ada.p
+
+
+def test_losses_with_patch_logits_weigh_image_and_patches_equally():
+    from artgan.losses import d_loss, g_loss, image_logits, r1_penalty
+
+    img, patches = torch.full((4, 1), 2.0), torch.full((4, 16), -1.0)
+    both = torch.cat([img, patches], 1)
+    sp = torch.nn.functional.softplus
+    expect = 0.5 * sp(torch.tensor(-2.0)) + 0.5 * sp(torch.tensor(1.0))
+    torch.testing.assert_close(g_loss(both), expect)
+    torch.testing.assert_close(d_loss(both, both), expect + 0.5 * sp(torch.tensor(2.0)) + 0.5 * sp(torch.tensor(-1.0)))
+    assert torch.equal(image_logits(both), img[:, 0]) and torch.equal(image_logits(img[:, 0]), img[:, 0])
+    # (B,) and (B, 1) give the same losses; R1 sees the same weighted output.
+    torch.testing.assert_close(g_loss(img[:, 0]), g_loss(img))
+    x = torch.randn(4, 3, 2, 2, requires_grad=True)
+    w = torch.randn(12)
+    out = torch.stack([x.flatten(1) @ w, 3 * (x.flatten(1) @ w)], 1)  # image logit, one "patch" logit
+    # grad of 0.5*f + 0.5*3f = 2f -> |grad|^2 = 4|w|^2
+    torch.testing.assert_close(r1_penalty(out, x), 4 * w.square().sum())

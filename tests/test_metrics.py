@@ -296,6 +296,24 @@ def test_memorization_flags_copies_not_distinct(tmp_path) -> None:
         assert im.size == (2 * 66 + 2, 4 * 66 + 2)  # 2 columns (fake | real), 4 rows, 2-px gaps
 
 
+def test_memorization_on_crops_needs_their_boxes() -> None:
+    """Reals drawn as many crops of few images: overlapping crops are near-duplicates, so
+    without boxes the typical spacing collapses and nothing is ever flagged."""
+    from artgan.data import CropSampler
+
+    images = [((fields(1, size=96, seed=s)[0] + 1) * 127.5).round().to(torch.uint8) for s in range(3)]
+    sampler = CropSampler(images, 32, min_scale=0.9, hflip=False)
+    reals, boxes = sampler.sample_with_boxes(96, torch.Generator().manual_seed(0))
+    assert boxes.shape == (96, 4) and set(boxes[:, 0].tolist()) == {0, 1, 2}
+    copies = sampler.sample(16, torch.Generator().manual_seed(1))  # fresh crops of training images
+    distinct = F.interpolate(fields(16, size=96, seed=50), size=(32, 32), mode="bilinear", antialias=True)
+    blind = memorization(torch.cat([copies, distinct]), reals)
+    aware = memorization(torch.cat([copies, distinct]), reals, real_boxes=boxes)
+    assert (blind.ratios[:16] < blind.threshold).float().mean() < 0.5  # most copies missed without boxes
+    assert (aware.ratios[:16] < aware.threshold).all(), aware.ratios[:16]
+    assert (aware.ratios[16:] > aware.threshold).all(), aware.ratios[16:]
+
+
 # --------------------------------------------------------------------------------------
 # diversity, fidelity, seams
 # --------------------------------------------------------------------------------------

@@ -71,3 +71,27 @@ def test_config_validation_errors():
         ModelConfig(family="nope").validate()
     with pytest.raises(ConfigError, match="power of two"):
         ModelConfig(resolution=48).validate()
+
+
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+@pytest.mark.parametrize("resolution", [16, 64])
+def test_resgan_options_patch_logits_and_upsampling(upsample, resolution):
+    c = ModelConfig(resolution=resolution, width=8, max_width=32, z_dim=16, upsample=upsample, d_patch=True)
+    G, D = build_generator(c), build_discriminator(c)
+    out = D(G(torch.randn(3, 16)))
+    assert out.shape == (3, 1 + 64)  # the image logit, then one per 8x8 cell
+    out.sum().backward()
+    assert all(p.grad is not None for p in (*G.parameters(), *D.parameters()))
+    with pytest.raises(ConfigError, match="upsample"):
+        ModelConfig(upsample="cubic").validate()
+
+
+def test_patch_logits_only_see_their_region():
+    """A patch logit changes when its own region of the image changes, not a far one."""
+    c = ModelConfig(resolution=64, width=8, max_width=32, z_dim=16, d_patch=True)
+    D = build_discriminator(c).eval()
+    x = torch.randn(1, 3, 64, 64)
+    y = x.clone()
+    y[:, :, :8, :8] += 1.0  # top-left corner only
+    delta = (D(y) - D(x))[0, 1:].view(8, 8).abs()
+    assert delta[0, 0] > 0 and delta[7, 7] == 0

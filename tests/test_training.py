@@ -104,11 +104,18 @@ def test_too_few_images_is_a_clear_error(tmp_path):
     d.mkdir()
     painting(0, (64, 64)).save(d / "a.png")
     (d / "b.png").write_bytes(b"broken")
+    # Whole-image crops forced: one image is not a dataset, and the error says what to do.
     with pytest.raises(DatasetError, match=r"1 usable image\(s\), need at least 2.*--crop-size"):
-        train(tiny_cfg(d), tmp_path / "runs", progress=False)
-    # ...and patch mode makes one painting enough.
-    run = train(tiny_cfg(d, crop_size=24, kimg=0.016), tmp_path / "runs", progress=False)
+        train(tiny_cfg(d, crop_size=0), tmp_path / "runs", progress=False)
+    # By default one painting switches to patch mode by itself.
+    run = train(tiny_cfg(d, kimg=0.016), tmp_path / "runs", progress=False)
     assert "b.png" in (run / "rejected.txt").read_text()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["crop_size"] == 21 and "patch mode" in saved["chosen_from_data"]["crop_size"]
+    # Nothing usable at all: a clear error naming the folder.
+    (d / "a.png").unlink()
+    with pytest.raises(DatasetError, match=r"(?s)no usable images.*b\.png"):
+        train(tiny_cfg(d), tmp_path / "runs", progress=False)
 
 
 def _colour_dataset(root: Path, n: int = 24) -> Path:

@@ -17,14 +17,14 @@ from . import __version__
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from .config import AUGMENTS, LOSSES
+    from .config import AUGMENTS, LOSSES, UPSAMPLES
 
     p.add_argument("data", nargs="?", help="folder of images (searched recursively) or a .zip")
     p.add_argument("--out", default="runs", help="folder for numbered run folders (default: runs)")
     p.add_argument("--family", default=None, help="model family (default: resgan; see `artgan families`)")
     p.add_argument("--resolution", type=int, default=None, help="output size in pixels, a power of two (default 64)")
     p.add_argument("--width", type=int, default=None, help="channels at full resolution (default 32)")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default 32)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: from the resolution, 32 up to 64 px)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation, e.g. 0.5")
     p.add_argument("--kimg", type=float, default=None, help="total budget in thousands of training images")
     p.add_argument("--seed", type=int, default=None)
@@ -32,17 +32,20 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="continue a run from its latest checkpoint (default: the newest run in --out)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--crop-size", type=int, default=None,
-                   help="patch mode: train on random crops of about this many source pixels (for single or large paintings)")
+                   help="patch mode: random crops of about this many source pixels (default: on for 4 images or fewer; 0 = whole images)")
     p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction (default 0.6)")
     p.add_argument("--loss", choices=LOSSES, default=None, help="ns (non-saturating, default) or hinge")
-    p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default 0.1; 0 disables)")
+    p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default: from resolution and batch, 0.1 at 64 px; 0 disables)")
     p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none'")
-    p.add_argument("--augment-p", type=float, default=None, help="starting augmentation probability (default 0.2)")
+    p.add_argument("--augment-p", type=float, default=None, help="starting augmentation probability (default: from the number of images)")
     p.add_argument("--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)")
     p.add_argument("--lr", type=float, default=None, help="learning rate for G and D (default 2e-4)")
-    p.add_argument("--ema-kimg", type=float, default=None, help="EMA half-life in kimg (default 2)")
+    p.add_argument("--ema-kimg", type=float, default=None, help="EMA half-life in kimg (default: 2 x batch/32)")
     p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
+    p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
+    p.add_argument("--d-patch", action=argparse.BooleanOptionalAction, default=None,
+                   help="D also judges 8x8 patches of each image (resgan)")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
     p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
     p.add_argument("--metric-kimg", type=float, default=None,
@@ -59,7 +62,7 @@ def _train_config(a: argparse.Namespace):
 
     model_kw = {k: v for k, v in {
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
-        "spectral_norm": True if a.spectral_norm else None,
+        "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:
@@ -84,8 +87,20 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise SystemExit("error: give a DATA folder (or --resume RUN_DIR to continue a run)")
     if a.dry_run:
         cfg.validate()
-        print(json.dumps(to_dict(cfg), indent=2))
+        chosen: dict[str, str] = {}
+        if a.data and a.resume is None:
+            from .training.loop import load_data
+
+            cfg, _, chosen = load_data(cfg, progress=False)
+        print(json.dumps({**to_dict(cfg), "chosen_from_data": chosen}, indent=2))
         return 0
+    if a.resume is not None:
+        # A resumed run keeps its own recipe and architecture; say so instead of silently ignoring.
+        budget_like = {"minutes", "kimg", "resume", "out", "no_progress", "dry_run", "data", "func", "command", "threads"}
+        ignored = sorted(k for k, v in vars(a).items() if k not in budget_like and v not in (None, False))
+        if ignored:
+            print("warning: resuming keeps the run's saved settings; ignoring "
+                  + ", ".join("--" + k.replace("_", "-") for k in ignored), file=sys.stderr)
     run = train(cfg, a.out, resume=a.resume, progress=not a.no_progress)
     print(run)
     return 0

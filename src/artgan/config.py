@@ -16,6 +16,7 @@ from typing import Any
 FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
+UPSAMPLES = ("nearest", "bilinear")
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,8 @@ class ModelConfig:
     z_dim: int = 128
     d_dropout: float = 0.0  # dropout before D's final layer: a regulariser for tiny datasets
     spectral_norm: bool = False  # spectral normalisation on D's weights
+    upsample: str = "nearest"  # generator upsampling: "nearest" or "bilinear" (resgan)
+    d_patch: bool = False  # D also judges every cell of its 8x8 feature map (resgan)
 
     def validate(self) -> "ModelConfig":
         from .models import FAMILIES  # the registry is the single source of family names
@@ -52,6 +55,8 @@ class ModelConfig:
             raise ConfigError("z_dim must be positive")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ConfigError("d_dropout must be in [0, 1)")
+        if self.upsample not in UPSAMPLES:
+            raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
         return self
 
     def channels(self, res: int) -> int:
@@ -65,24 +70,26 @@ class TrainConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: str = ""
-    batch: int = 32
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    # Fields left None are chosen from the dataset when training starts (training/recipe.py):
+    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size.
+    batch: int | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.99
     loss: str = "ns"
-    r1_gamma: float = 0.1  # R1 weight; 0 disables
+    r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
     augment: tuple[str, ...] = AUGMENTS
-    augment_p: float = 0.2  # starting probability per augmentation and sample
+    augment_p: float | None = None  # starting probability per augmentation and sample
     ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
     ada_kimg: float = 5.0  # images for p to move by 1.0
-    ema_kimg: float = 2.0  # EMA half-life in thousands of images (batch-size independent)
+    ema_kimg: float | None = None  # EMA half-life in thousands of images (batch-size independent)
     ema_rampup: float = 0.05  # half-life <= rampup * images seen, so early samples are not stale
     kimg: float | None = None
     minutes: float | None = None
     seed: int = 0
-    crop_size: int | None = None  # patch mode: train on random crops of this many source pixels
+    crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
     min_scale: float = 0.6  # random crops cover between min_scale and 1 of the shorter side
     max_pixels: int = 64_000_000
     min_images: int = 1
@@ -98,29 +105,35 @@ class TrainConfig:
     channels_last: bool = True
     threads: int | None = None
 
+    @property
+    def patch_mode(self) -> bool:
+        return bool(self.crop_size)
+
     def validate(self) -> "TrainConfig":
         self.model.validate()
-        if self.batch < 2:
+        if self.batch is not None and self.batch < 2:
             raise ConfigError("batch must be at least 2")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         bad = [a for a in self.augment if a not in AUGMENTS]
         if bad:
             raise ConfigError(f"unknown augmentation {bad}; choose from {AUGMENTS}")
-        if not 0.0 <= self.augment_p <= 1.0:
+        if self.augment_p is not None and not 0.0 <= self.augment_p <= 1.0:
             raise ConfigError("augment_p must be in [0, 1]")
         if self.kimg is not None and self.kimg <= 0:
             raise ConfigError("kimg must be positive")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError("minutes must be positive")
-        if self.crop_size is not None and self.crop_size < 8:
-            raise ConfigError("crop_size must be at least 8 pixels")
+        if self.crop_size is not None and 0 < self.crop_size < 8 or (self.crop_size or 0) < 0:
+            raise ConfigError("crop_size must be at least 8 pixels (or 0 for whole-image crops)")
         if not 0.05 <= self.min_scale <= 1.0:
             raise ConfigError("min_scale must be in [0.05, 1]")
         for name in ("lr_g", "lr_d", "ema_kimg", "snapshot_kimg", "checkpoint_kimg"):
+            if getattr(self, name) is None:
+                continue  # chosen from the data
             if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be a positive number")
-        if self.r1_gamma < 0 or self.r1_interval < 1:
+        if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:
             raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
         if self.metric_kimg < 0 or not math.isfinite(self.metric_kimg):
             raise ConfigError("metric_kimg must be >= 0 (0 disables the quality metric)")

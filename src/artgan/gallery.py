@@ -27,7 +27,7 @@ from typing import Any
 
 from .imaging import atomic_write_bytes
 
-__all__ = ["write_gallery"]
+__all__ = ["write_gallery", "line_chart"]
 
 _FAKES_RE = re.compile(r"^fakes(\d+)\.png$")
 _LOSS_KEYS = ("loss/D", "loss/G")
@@ -154,9 +154,13 @@ def _tick(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS, ylabel: str = "loss") -> str:
-    """Inline SVG line chart of ``keys`` against kimg, with axes and a legend."""
-    series = {k: [(r["kimg"], r[k]) for r in rows if k in r] for k in keys}
+_PALETTE = ("#d1495b", "#00798c", "#6a4c93", "#edae49", "#30638e", "#3b3b3b")
+
+
+def line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS, ylabel: str = "loss",
+               x_key: str = "kimg", xlabel: str = "kimg") -> str:
+    """Inline SVG line chart of ``keys`` against ``x_key``, with axes and a legend."""
+    series = {k: [(r[x_key], r[k]) for r in rows if k in r and x_key in r] for k in keys}
     series = {k: pts for k, pts in series.items() if pts}
     if not series:
         return f'<p class="empty">no {_esc(ylabel)} values yet</p>'
@@ -188,11 +192,12 @@ def _line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS
                      f'y2="{py(t):.1f}"/><text x="{left - 6}" y="{py(t) + 4:.1f}" '
                      f'text-anchor="end">{_esc(_tick(t))}</text>')
     parts.append(f'<rect class="frame" x="{left}" y="{top}" width="{pw}" height="{ph}"/>')
-    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">kimg</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">{_esc(xlabel)}</text>')
     parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
                  f'text-anchor="middle">{_esc(ylabel)}</text>')
+    colors = {name: _COLORS.get(name, _PALETTE[i % len(_PALETTE)]) for i, name in enumerate(series)}
     for name, pts in series.items():
-        color = _COLORS.get(name, "#333")
+        color = colors[name]
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         parts.append(f'<polyline data-series="{_esc(name)}" fill="none" stroke="{color}" '
                      f'stroke-width="1.5" points="{coords}"/>')
@@ -200,9 +205,10 @@ def _line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS
             x, y = pts[0]
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
     # Legend in the top margin, right-aligned: outside the plot, so it never hides a curve.
+    step = 34 + 7 * max(len(n) for n in series)  # room for the longest label
     for i, name in enumerate(reversed(list(series))):
-        lx, ly = left + pw - 110 - i * 90, top - 10
-        color = _COLORS.get(name, "#333")
+        lx, ly = left + pw - step - i * step, top - 10
+        color = colors[name]
         parts.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
                      f'stroke="{color}" stroke-width="3"/>'
                      f'<text x="{lx + 26}" y="{ly}">{_esc(name)}</text>')
@@ -274,10 +280,10 @@ def _render(run_dir: Path, out_dir: Path, title: str,
 
     body.append("<h2>Losses</h2>")
     if rows:
-        body.append(_line_chart(rows))
+        body.append(line_chart(rows))
         if any(k in r for r in rows for k in _SWD_KEYS):
             body.append("<h2>Quality (SWD x1e3 of the EMA generator, lower is better)</h2>")
-            body.append(_line_chart(rows, _SWD_KEYS, "SWD"))
+            body.append(line_chart(rows, _SWD_KEYS, "SWD"))
         # Last value of every other numeric stat (aug/p, r1, timing, ...).
         last: dict[str, float] = {}
         for row in rows:

@@ -1,7 +1,9 @@
 """Adversarial losses on logits, and the R1 gradient penalty.
 
-All take discriminator logits (B,) and return a scalar. Written with softplus so they are
-stable for any logit: -log(sigmoid(x)) == softplus(-x).
+All take discriminator logits and return a scalar. Logits are (B,), or (B, 1 + P) for a
+discriminator that also judges P patches: column 0 is the whole-image logit, and the
+image term and the mean patch term then weigh half each. Written with softplus so they
+are stable for any logit: -log(sigmoid(x)) == softplus(-x).
 """
 
 from __future__ import annotations
@@ -10,21 +12,36 @@ import torch
 import torch.nn.functional as F
 
 
+PATCH_WEIGHT = 0.5  # share of the patch-level term when D has one
+
+
+def _mean(per_logit: torch.Tensor) -> torch.Tensor:
+    """Mean of a per-logit loss (B,) or (B, 1 + P): image and patch terms weighted."""
+    if per_logit.dim() == 1 or per_logit.shape[1] == 1:
+        return per_logit.mean()
+    return (1 - PATCH_WEIGHT) * per_logit[:, 0].mean() + PATCH_WEIGHT * per_logit[:, 1:].mean()
+
+
+def image_logits(logits: torch.Tensor) -> torch.Tensor:
+    """The whole-image logits (B,) of a (B,) or (B, 1 + P) output."""
+    return logits if logits.dim() == 1 else logits[:, 0]
+
+
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
     """Discriminator loss. ``ns``: -log D(x) - log(1 - D(G(z))); ``hinge``: relu(1-x) + relu(1+x)."""
     if kind == "ns":
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        return _mean(F.softplus(-real_logits)) + _mean(F.softplus(fake_logits))
     if kind == "hinge":
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        return _mean(F.relu(1 - real_logits)) + _mean(F.relu(1 + fake_logits))
     raise ValueError(f"unknown loss {kind!r}")
 
 
 def g_loss(fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
     """Generator loss. ``ns`` (non-saturating): -log D(G(z)); ``hinge``: -D(G(z))."""
     if kind == "ns":
-        return F.softplus(-fake_logits).mean()
+        return _mean(F.softplus(-fake_logits))
     if kind == "hinge":
-        return -fake_logits.mean()
+        return -_mean(fake_logits)
     raise ValueError(f"unknown loss {kind!r}")
 
 
@@ -34,5 +51,6 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     ``real_images`` (B, 3, H, W) must require grad and have produced ``real_logits``.
     Returns the unweighted mean squared gradient norm (scalar), differentiable for D.
     """
-    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    # The gradient of the same weighted mean the losses use, per sample.
+    (grad,) = torch.autograd.grad(_mean(real_logits) * real_logits.shape[0], real_images, create_graph=True)
     return grad.square().flatten(1).sum(1).mean()

@@ -38,11 +38,20 @@ class CropSampler:
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Returns float32 (batch, 3, R, R) in [-1, 1]."""
+        return self.sample_with_boxes(batch, generator)[0]
+
+    def sample_with_boxes(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(crops (batch, 3, R, R) in [-1, 1], boxes (batch, 4) long: image index, y, x, side).
+
+        Boxes are in the stored image's pixels; they tell which crops overlap, which the
+        memorisation check needs (overlapping crops of one image are not distinct works).
+        """
         r = self.resolution
         # All random numbers for the batch in one call each: cheap and reproducible.
         idx = torch.randint(len(self.images), (batch,), generator=generator)
         u = torch.rand(batch, 4, generator=generator)
         out = torch.empty(batch, 3, r, r)
+        boxes = torch.empty(batch, 4, dtype=torch.long)
         for i in range(batch):
             img = self.images[int(idx[i])]
             _, h, w = img.shape
@@ -51,6 +60,7 @@ class CropSampler:
             side = max(1, min(short, round(base * (self.min_scale + (1 - self.min_scale) * float(u[i, 0])))))
             y = int(float(u[i, 1]) * (h - side + 1)) if h > side else 0
             x = int(float(u[i, 2]) * (w - side + 1)) if w > side else 0
+            boxes[i] = torch.tensor([int(idx[i]), y, x, side])
             crop = img[:, y : y + side, x : x + side].unsqueeze(0).float()
             if side != r:
                 crop = F.interpolate(crop, size=(r, r), mode="bilinear", align_corners=False, antialias=side > r)
@@ -58,4 +68,4 @@ class CropSampler:
             if self.hflip and float(u[i, 3]) < 0.5:
                 crop = crop.flip(-1)
             out[i] = crop
-        return (out / 127.5 - 1.0).clamp_(-1, 1)
+        return (out / 127.5 - 1.0).clamp_(-1, 1), boxes

@@ -96,7 +96,7 @@ def _decode_one(
 def ingest(
     source: str | os.PathLike,
     *,
-    target_short: int,
+    target_short: int | Callable[[int], int],
     min_short: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = True,
@@ -104,7 +104,8 @@ def ingest(
     """Decode every image under ``source`` (a folder, searched recursively, or a .zip).
 
     Images are resized so their shorter side is at most ``target_short`` and at least
-    ``min_short`` (aspect kept). Raises DatasetError if the source is missing or holds
+    ``min_short`` (aspect kept). ``target_short`` may be a function of the number of
+    candidate image files, for callers whose choice depends on how many there are. Raises DatasetError if the source is missing or holds
     no candidate image files at all.
     """
     src = Path(source)
@@ -142,6 +143,9 @@ def ingest(
         raise DatasetError(
             f"{src}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
         )
+
+    if callable(target_short):
+        target_short = target_short(len(candidates))
 
     bar = None
     if progress:

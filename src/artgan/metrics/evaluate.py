@@ -21,12 +21,14 @@ from .memorization import memorization, write_worst_pairs
 from .swd import swd
 
 
-def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int) -> torch.Tensor:
-    """``n`` random square crops (n, 3, R, R) in [-1, 1] of the images under ``source``."""
+def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random square crops (n, 3, R, R) in [-1, 1] of the images under ``source``,
+    and their boxes (n, 4) (image index, y, x, side)."""
     data = ingest(source, target_short=crop_short_side(resolution, 1.0), min_short=resolution, progress=False)
     if not data.images:
         raise DatasetError(f"{source}: no usable images" + (f"; rejected:\n{data.report()}" if data.rejected else ""))
-    return CropSampler(data.images, resolution, min_scale=1.0, hflip=False).sample(n, torch.Generator().manual_seed(seed))
+    sampler = CropSampler(data.images, resolution, min_scale=1.0, hflip=False)
+    return sampler.sample_with_boxes(n, torch.Generator().manual_seed(seed))
 
 
 def evaluate(
@@ -61,14 +63,14 @@ def evaluate(
         source = str(g.folder)
     else:
         resolution = resolution or 64
-        fakes = image_set(fake, resolution, n, seed + 1)
+        fakes, _ = image_set(fake, resolution, n, seed + 1)
         source = str(fake)
-    reals = image_set(real, resolution, n, seed)
+    reals, boxes = image_set(real, resolution, n, seed)
     out: dict[str, Any] = {"real": str(real), "fake": source, "resolution": resolution, "n": n, "seed": seed}
     out.update(swd(fakes, reals, seed=seed))
     out.update(kid_fid_images(fakes, reals, seed=seed))
     out["diversity"] = diversity(fakes, seed=seed)
-    mem = memorization(fakes, reals)
+    mem = memorization(fakes, reals, real_boxes=boxes)
     out["copies"] = mem.copy_fraction
     if worst_pairs is not None:
         out["worst_pairs"] = str(write_worst_pairs(mem, fakes, reals, worst_pairs))

@@ -102,8 +102,26 @@ def _shifted(x: torch.Tensor, m: int) -> torch.Tensor:
     return torch.stack(wins)
 
 
-def _nearest(query: torch.Tensor, bank: torch.Tensor, exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shift-tolerant nearest neighbours. query (N, D), bank (S, M, D) -> distances (N,), indices (N,)."""
+def _overlap_mask(boxes: torch.Tensor, rows: slice) -> torch.Tensor:
+    """(len(rows), M) bool: crop i and crop j come from the same image and their boxes intersect.
+
+    boxes: (M, 4) long as image index, y, x, side.
+    """
+    a, b = boxes[rows], boxes
+    same = a[:, None, 0] == b[None, :, 0]
+    ya, xa, sa = a[:, None, 1], a[:, None, 2], a[:, None, 3]
+    yb, xb, sb = b[None, :, 1], b[None, :, 2], b[None, :, 3]
+    apart = (ya + sa <= yb) | (yb + sb <= ya) | (xa + sa <= xb) | (xb + sb <= xa)
+    return same & ~apart
+
+
+def _nearest(query: torch.Tensor, bank: torch.Tensor, exclude_self: bool,
+             boxes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift-tolerant nearest neighbours. query (N, D), bank (S, M, D) -> distances (N,), indices (N,).
+
+    With ``exclude_self`` (query is the bank), a row's own entry is skipped, and with
+    ``boxes`` (M, 4) so is every crop overlapping it; a row with no candidate left gets inf.
+    """
     dists, idxs = [], []
     for i in range(0, query.shape[0], _CHUNK):
         q = query[i : i + _CHUNK]
@@ -115,6 +133,8 @@ def _nearest(query: torch.Tensor, bank: torch.Tensor, exclude_self: bool) -> tup
         if exclude_self:
             rows = torch.arange(q.shape[0])
             sim[rows, rows + i] = -float("inf")
+            if boxes is not None:
+                sim[_overlap_mask(boxes, slice(i, i + q.shape[0]))] = -float("inf")
         best, idx = sim.max(dim=1)
         # |u - v|^2 = 2 - 2 u.v for unit vectors; clamp round-off below zero.
         dists.append((2.0 - 2.0 * best).clamp_min(0).sqrt())
@@ -128,6 +148,7 @@ def memorization(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     max_shift: int = 2,
+    real_boxes: torch.Tensor | None = None,
 ) -> MemorizationResult:
     """Nearest-training-image ratios for generated images.
 
@@ -137,6 +158,11 @@ def memorization(
             both are resized to 32x32).
         threshold: ratio below which a sample counts as a near-copy.
         max_shift: largest translation, in pixels at 32x32, that is searched.
+        real_boxes: (M, 4) image index, y, x, side of each real crop (from
+            ``CropSampler.sample_with_boxes``). When the reals are crops, two overlapping
+            crops of one image are nearly the same picture; the typical spacing is then
+            measured only between crops that do not overlap, otherwise it would be tiny
+            and no copy would ever be flagged.
 
     Returns:
         :class:`MemorizationResult` with ``ratios`` (N,), ``nearest`` (N,) and ``copy_fraction``.
@@ -150,7 +176,10 @@ def memorization(
     with torch.no_grad():
         xr, xf = _resize(real), _resize(fake)
         bank = _shifted(xr, max_shift)  # (S, M, D)
-        real_nn, _ = _nearest(_centre(xr, max_shift), bank, exclude_self=True)
+        real_nn, _ = _nearest(_centre(xr, max_shift), bank, exclude_self=True, boxes=real_boxes)
+        real_nn = real_nn[torch.isfinite(real_nn)]
+        if real_nn.numel() == 0:  # every crop overlaps every other: fall back to leave-one-out
+            real_nn, _ = _nearest(_centre(xr, max_shift), bank, exclude_self=True)
         # A set with exact duplicates can have a median of 0; the floor keeps ratios finite.
         typical = float(real_nn.median().clamp_min(1e-6))
         dist, idx = _nearest(_centre(xf, max_shift), bank, exclude_self=False)

@@ -22,8 +22,9 @@ from .common import init_he, init_weights, maybe_sn, stages
 class UpBlock(nn.Module):
     """(B, cin, r, r) -> (B, cout, 2r, 2r)."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, mode: str = "nearest") -> None:
         super().__init__()
+        self.mode = mode
         self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
@@ -31,13 +32,20 @@ class UpBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The 1x1 skip commutes with nearest upsampling: applying it first costs 4x fewer FLOPs.
-        s = F.interpolate(self.skip(x), scale_factor=2.0, mode="nearest")
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        # The 1x1 skip commutes with (linear) upsampling: applying it first costs 4x fewer FLOPs.
+        s = self._up(self.skip(x))
+        x = self._up(x)
         # In-place activations: one less full-size tensor written per layer (memory-bound ops).
         h = F.leaky_relu_(self.bn1(self.conv1(x)), 0.2)
         h = self.bn2(self.conv2(h))
         return F.leaky_relu_(h.add_(s), 0.2)
+
+
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "nearest":
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
+        # Bilinear avoids nearest's 2x2 blocks, which the convs can turn into a faint grid.
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 class SLE(nn.Module):
@@ -70,7 +78,7 @@ class ResGenerator(nn.Module):
         self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
         self.bn0 = nn.BatchNorm2d(c4)
         self.blocks = nn.ModuleDict(
-            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r)) for r in self.res[1:]}
+            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), cfg.upsample) for r in self.res[1:]}
         )
         self.sle_pairs = _sle_pairs(cfg.resolution)
         self.sle = nn.ModuleDict(
@@ -120,7 +128,9 @@ class DownBlock(nn.Module):
 
 
 class ResDiscriminator(nn.Module):
-    """image (B, 3, R, R) -> logits (B,)."""
+    """image (B, 3, R, R) -> logits (B,), or (B, 1 + 64) with ``d_patch``: the whole-image
+    logit, then one per cell of the 8x8 feature map (each sees a patch of the image), so D
+    also says *where* an image looks wrong - a denser signal for local texture."""
 
     batch_independent = True  # no batch norm: reals and fakes may share one forward pass
 
@@ -134,12 +144,18 @@ class ResDiscriminator(nn.Module):
         self.conv4 = maybe_sn(nn.Conv2d(c4, c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
+        self.patch = maybe_sn(nn.Conv2d(cfg.channels(8), 1, 1), sn) if cfg.d_patch else None
         self.apply(init_he)
         for block in self.blocks:
             block.init_scaled()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.leaky_relu_(self.from_rgb(x), 0.2)
-        h = self.blocks(h)
+        patch = None
+        for block in self.blocks:
+            h = block(h)
+            if self.patch is not None and h.shape[-1] == 8:
+                patch = self.patch(h).flatten(1)  # (B, 64)
         h = F.leaky_relu_(self.conv4(h), 0.2)
-        return self.fc(self.dropout(h.flatten(1))).flatten()
+        logit = self.fc(self.dropout(h.flatten(1)))  # (B, 1)
+        return logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)

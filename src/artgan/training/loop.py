@@ -37,6 +37,7 @@ from .checkpoint import (
     save_model_folder,
 )
 from .monitor import METRIC, QualityMonitor
+from .recipe import PATCH_MODE_MAX_IMAGES, resolve as resolve_recipe
 from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 from .rundir import latest_run_dir, new_run_dir
@@ -112,6 +113,40 @@ def _sample_grid(G_ema: torch.nn.Module, z: torch.Tensor, nrow: int) -> torch.Te
     return make_grid(imgs, nrow=nrow)
 
 
+def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any, dict[str, str]]:
+    """Decode the training images and fill the recipe fields left to the data.
+
+    Returns (resolved config, IngestResult, {field: "value (reason)"} for chosen fields).
+    Raises DatasetError when there are too few usable images.
+    """
+    r = cfg.model.resolution
+    whole = crop_short_side(r, cfg.min_scale)
+    if cfg.crop_size is None:
+        # Patch mode or not depends on how many images there are: a few keep their source
+        # pixels (as with an explicit --crop-size, so a resumed run decodes identically),
+        # many are downscaled for whole-image crops.
+        def target(n_files: int) -> int:
+            return 1 << 30 if n_files <= PATCH_MODE_MAX_IMAGES else whole
+    elif cfg.crop_size == 0:
+        target = whole
+    else:
+        target = 1 << 30  # patch mode: keep source pixels
+    min_short = cfg.crop_size or r  # even a small image must fit one crop
+    data = ingest(cfg.data, target_short=target, min_short=min_short, max_pixels=cfg.max_pixels, progress=progress)
+    if not data.images:
+        raise DatasetError(f"{cfg.data}: no usable images." + (f" Rejected:\n{data.report()}" if data.rejected else ""))
+    cfg, chosen = resolve_recipe(cfg, len(data.images), min(min(im.shape[-2:]) for im in data.images))
+    need = 1 if cfg.patch_mode else max(2, cfg.min_images)
+    if len(data.images) < need:
+        hint = "" if cfg.patch_mode else " (or pass --crop-size to train on patches of a single painting)"
+        raise DatasetError(
+            f"{cfg.data}: {len(data.images)} usable image(s), need at least {need}{hint}."
+            + (f" Rejected:\n{data.report()}" if data.rejected else "")
+        )
+
+    return cfg, data, chosen
+
+
 def train(
     cfg: TrainConfig,
     out: str | os.PathLike = "runs",
@@ -130,7 +165,8 @@ def train(
     if resume not in (None, False):
         run_dir = resolve_resume(resume, out)
         saved = _load_run_config(run_dir)
-        cfg = replace(saved, kimg=cfg.kimg if cfg.kimg is not None else saved.kimg, minutes=cfg.minutes)
+        cfg = replace(saved, kimg=cfg.kimg if cfg.kimg is not None else saved.kimg, minutes=cfg.minutes,
+                      threads=cfg.threads or saved.threads)  # threads belong to this machine
         ckpt_folder = resolve_model_folder(run_dir)
         _say(f"resuming {run_dir} from {ckpt_folder.name}")
     else:
@@ -145,24 +181,13 @@ def train(
         torch.set_num_threads(cfg.threads)
 
     # ---- data: decoded once, up front; rejects listed before any training happens
+    cfg, data, chosen = load_data(cfg, progress)
     r = cfg.model.resolution
-    if cfg.crop_size is None:
-        target_short, min_short = crop_short_side(r, cfg.min_scale), r
-    else:
-        # Patch mode: keep source pixels; make sure even a small image fits one crop.
-        target_short, min_short = 1 << 30, cfg.crop_size
-    data = ingest(cfg.data, target_short=target_short, min_short=min_short, max_pixels=cfg.max_pixels, progress=progress)
-    need = 1 if cfg.crop_size is not None else max(2, cfg.min_images)
-    if len(data.images) < need:
-        hint = "" if cfg.crop_size is not None else " (or pass --crop-size to train on patches of a single painting)"
-        raise DatasetError(
-            f"{cfg.data}: {len(data.images)} usable image(s), need at least {need}{hint}."
-            + (f" Rejected:\n{data.report()}" if data.rejected else "")
-        )
 
     if run_dir is None:
         run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
-        _write_run_config(run_dir, cfg, {"dataset": {"images": len(data.images), "rejected": len(data.rejected)}})
+        _write_run_config(run_dir, cfg, {"dataset": {"images": len(data.images), "rejected": len(data.rejected)},
+                                         "chosen_from_data": chosen})
     atomic_write_bytes(run_dir / "rejected.txt", data.report().encode())
     _say(f"run folder: {run_dir}")
     _say(f"data: {len(data.images)} images from {cfg.data}" + (f", {len(data.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if data.rejected else ""))
@@ -170,8 +195,13 @@ def train(
         _say(f"  skipped {name}: {reason}")
     if len(data.rejected) > 20:
         _say(f"  ... and {len(data.rejected) - 20} more")
-    sampler = CropSampler(data.images, r, crop_size=cfg.crop_size, min_scale=cfg.min_scale)
-    monitor = (QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=cfg.crop_size)
+    if chosen:
+        _say("chosen from the data (override with the matching option):")
+        for name, text in chosen.items():
+            _say(f"  {name} = {text}")
+    crop = cfg.crop_size or None
+    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale)
+    monitor = (QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop)
                if cfg.metric_kimg > 0 else None)
 
     # ---- models, optimisers, state

@@ -38,7 +38,8 @@ class QualityMonitor:
         # Full-shorter-side crops without flips, as `artgan evaluate` uses; in patch mode,
         # patches of the size training draws.
         sampler = CropSampler(images, resolution, crop_size=crop_size, min_scale=1.0, hflip=False)
-        self.reals = sampler.sample(n, torch.Generator().manual_seed(METRIC_SEED))  # (n, 3, R, R)
+        # (n, 3, R, R) and (n, 4) crop boxes (for the memorisation check)
+        self.reals, self.boxes = sampler.sample_with_boxes(n, torch.Generator().manual_seed(METRIC_SEED))
         self.z = seeds_to_z([METRIC_SEED + i for i in range(n)], z_dim)  # (n, z_dim)
         self.best = math.inf
         self.best_kimg = -1.0
@@ -63,7 +64,7 @@ class QualityMonitor:
 
     def copies(self, G_ema: torch.nn.Module) -> tuple[float, float]:
         """(fraction of near-copies of training crops, median nearest-neighbour ratio)."""
-        result = memorization(self.fakes(G_ema), self.reals)
+        result = memorization(self.fakes(G_ema), self.reals, real_boxes=self.boxes)
         return result.copy_fraction, float(result.ratios.median())
 
     def state_dict(self) -> dict[str, Any]:

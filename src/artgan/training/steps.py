@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..augment import augment
-from ..losses import d_loss, g_loss, r1_penalty
+from ..losses import d_loss, g_loss, image_logits, r1_penalty
 
 
 @dataclass
@@ -48,7 +48,8 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
         logits = ctx.D(_fmt(both, ctx.channels_last))
         real_logits, fake_logits = logits[:b], logits[b:]
     loss = d_loss(real_logits, fake_logits, ctx.loss)
-    stats = {"loss/D": loss.detach(), "D/real": real_logits.detach().mean(), "D/fake": fake_logits.detach().mean()}
+    stats = {"loss/D": loss.detach(), "D/real": image_logits(real_logits).detach().mean(),
+             "D/fake": image_logits(fake_logits).detach().mean()}
     if do_r1:
         # Lazy R1: every r1_interval steps, weighted by the interval so the average
         # strength matches a penalty applied every step (StyleGAN2).
@@ -58,7 +59,7 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     ctx.opt_D.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_D.step()
-    stats["_real_logits"] = real_logits.detach()
+    stats["_real_logits"] = image_logits(real_logits).detach()  # ADA judges whole images
     return stats
 
 

@@ -1,0 +1,35 @@
+"""Defaults chosen from the dataset: values, reasons, and the user's values winning."""
+
+from dataclasses import replace
+
+from artgan.config import ModelConfig, TrainConfig
+from artgan.training.recipe import AUTO_FIELDS, resolve, suggest
+
+
+def test_suggestions_follow_data_and_resolution():
+    few, many = suggest(14, 64, 700), suggest(300, 64, 700)
+    assert few["batch"][0] == many["batch"][0] == 32
+    assert suggest(14, 128, 700)["batch"][0] == 16 and suggest(14, 256, 700)["batch"][0] == 8
+    # Fewer images -> stronger starting augmentation.
+    assert suggest(1, 64, 700)["augment_p"][0] > few["augment_p"][0] > many["augment_p"][0]
+    # R1 grows with pixels per sample over batch (StyleGAN2-ADA's heuristic), anchored at 0.1 for 64 px/32.
+    assert few["r1_gamma"][0] == 0.1 and suggest(14, 128, 700)["r1_gamma"][0] == 0.8
+    # Patch mode only for a handful of images; crops a third of the shorter side, never below R.
+    assert few["crop_size"][0] == 0 and suggest(1, 64, 730)["crop_size"][0] == 243
+    assert suggest(2, 128, 200)["crop_size"][0] == 128
+    assert set(few) == set(AUTO_FIELDS)
+
+
+def test_resolve_fills_only_unset_fields():
+    cfg = TrainConfig(model=ModelConfig(resolution=128), batch=4, r1_gamma=0.0)
+    out, chosen = resolve(cfg, 20, 500)
+    assert out.batch == 4 and out.r1_gamma == 0.0  # the user's values win
+    assert "batch" not in chosen and "r1_gamma" not in chosen
+    # Rules that depend on the batch use the user's batch.
+    assert out.lr_g == 2e-4 and out.ema_kimg == 2.0 * 4 / 32 and out.crop_size == 0
+    assert all(getattr(out, f) is not None for f in AUTO_FIELDS)
+    assert chosen["ema_kimg"] == "0.25 (batch 4)"
+    # A resolved config resolves to itself (resume path).
+    again, chosen2 = resolve(out, 20, 500)
+    assert again == out and chosen2 == {}
+    assert replace(out).validate()
