@@ -22,7 +22,8 @@ def test_shapes_and_range(family, resolution):
     x = G(torch.randn(3, 16))
     assert x.shape == (3, 3, resolution, resolution)
     assert x.min() >= -1 and x.max() <= 1
-    assert D(x).shape == (3,)
+    out = D(x)  # (B,) or (B, 1 + P): image logit first, then patch logits
+    assert out.shape[0] == 3 and out.dim() in (1, 2)
 
 
 @pytest.mark.parametrize("family", FAMS)
@@ -95,3 +96,17 @@ def test_patch_logits_only_see_their_region():
     y[:, :, :8, :8] += 1.0  # top-left corner only
     delta = (D(y) - D(x))[0, 1:].view(8, 8).abs()
     assert delta[0, 0] > 0 and delta[7, 7] == 0
+
+
+def test_family_defaults_and_legacy_files():
+    from artgan.config import read_model_file_dict, to_dict
+    from artgan.models import FAMILIES
+
+    assert ModelConfig().width == FAMILIES["resgan"].defaults["width"]
+    assert ModelConfig(family="dcgan").width == 32 and ModelConfig(family="dcgan").d_patch is False
+    assert ModelConfig(width=24).width == 24  # the user's value wins
+    # A config.json written before upsample/d_patch existed loads as what it was trained as.
+    old = {"format_version": 1, "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items()
+                                          if k not in ("upsample", "d_patch")}}
+    m = read_model_file_dict(old, "old/config.json")
+    assert m.upsample == "nearest" and m.d_patch is False and m.width == 8

@@ -23,7 +23,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs", help="folder for numbered run folders (default: runs)")
     p.add_argument("--family", default=None, help="model family (default: resgan; see `artgan families`)")
     p.add_argument("--resolution", type=int, default=None, help="output size in pixels, a power of two (default 64)")
-    p.add_argument("--width", type=int, default=None, help="channels at full resolution (default 32)")
+    p.add_argument("--width", type=int, default=None, help="channels at full resolution (default: the family's, resgan 16, dcgan 32)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default: from the resolution, 32 up to 64 px)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation, e.g. 0.5")
     p.add_argument("--kimg", type=float, default=None, help="total budget in thousands of training images")
@@ -156,7 +156,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if not a.real:
         raise ValueError("give --real DIR: the training images to compare with")
     result = evaluate(a.real, fake=a.fake, run=None if a.fake else a.run, resolution=a.resolution,
-                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs, which="best" if a.best else "latest")
+                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs, which="best" if a.best else "latest",
+                      crop_size=a.crop_size)
     print(json.dumps(result, indent=2) if a.json else format_table(result))
     return 0
 
@@ -205,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=256, help="images per side (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest")
+    p.add_argument("--crop-size", type=int, default=None,
+                   help="compare with patches of this many source pixels (default: the run's own; 0 = whole images)")
     p.add_argument("--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

@@ -17,6 +17,7 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear")
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -33,13 +34,23 @@ class ModelConfig:
 
     family: str = "resgan"
     resolution: int = 64
-    width: int = 32
+    width: int | None = None  # None: the family's default (models.FAMILIES[family].defaults)
     max_width: int = 256
     z_dim: int = 128
     d_dropout: float = 0.0  # dropout before D's final layer: a regulariser for tiny datasets
     spectral_norm: bool = False  # spectral normalisation on D's weights
     upsample: str = "nearest"  # generator upsampling: "nearest" or "bilinear" (resgan)
-    d_patch: bool = False  # D also judges every cell of its 8x8 feature map (resgan)
+    d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
+
+    def __post_init__(self) -> None:
+        # Fill fields left to the family, so every saved config.json holds concrete values.
+        from .models import FAMILIES
+
+        fam = FAMILIES.get(self.family)
+        for name, fallback in (("width", 32), ("d_patch", False)):
+            if getattr(self, name) is None:
+                value = fam.defaults.get(name, fallback) if fam is not None else fallback
+                object.__setattr__(self, name, value)
 
     def validate(self) -> "ModelConfig":
         from .models import FAMILIES  # the registry is the single source of family names
@@ -192,6 +203,7 @@ def read_model_file_dict(d: dict[str, Any], source: str) -> ModelConfig:
     if "model" not in d:
         raise ConfigError(f"{source}: no 'model' section; this is not an artgan model config")
     try:
-        return model_config_from_dict(d["model"]).validate()
+        # Files written before an option existed were trained without it.
+        return model_config_from_dict({**LEGACY_MODEL_KEYS, **d["model"]}).validate()
     except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc

@@ -21,13 +21,18 @@ from .memorization import memorization, write_worst_pairs
 from .swd import swd
 
 
-def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int,
+              crop_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random square crops (n, 3, R, R) in [-1, 1] of the images under ``source``,
-    and their boxes (n, 4) (image index, y, x, side)."""
-    data = ingest(source, target_short=crop_short_side(resolution, 1.0), min_short=resolution, progress=False)
+    and their boxes (n, 4) (image index, y, x, side). Crops cover the full shorter side,
+    or with ``crop_size`` (patch mode) that many source pixels."""
+    if crop_size:
+        data = ingest(source, target_short=1 << 30, min_short=crop_size, progress=False)
+    else:
+        data = ingest(source, target_short=crop_short_side(resolution, 1.0), min_short=resolution, progress=False)
     if not data.images:
         raise DatasetError(f"{source}: no usable images" + (f"; rejected:\n{data.report()}" if data.rejected else ""))
-    sampler = CropSampler(data.images, resolution, min_scale=1.0, hflip=False)
+    sampler = CropSampler(data.images, resolution, crop_size=crop_size or None, min_scale=1.0, hflip=False)
     return sampler.sample_with_boxes(n, torch.Generator().manual_seed(seed))
 
 
@@ -41,12 +46,15 @@ def evaluate(
     seed: int = 0,
     worst_pairs: str | os.PathLike | None = None,
     which: str = "latest",
+    crop_size: int | None = None,
 ) -> dict[str, Any]:
     """Compare ``fake`` (a folder) or ``run`` (a model/run folder) with ``real``.
 
     Returns a flat dict: swd/* (x1e3), kid, kid_std, fid, extractor, diversity
     (mean pairwise MS-SSIM, lower = more varied), copies (fraction of near-copies),
     plus n, resolution and seconds. ``which`` picks a run's latest or best checkpoint.
+    ``crop_size`` compares with patches of that many source pixels (patch mode); for a
+    run trained in patch mode it defaults to the run's own crop size.
     """
     if (fake is None) == (run is None):
         raise ValueError("give exactly one of fake (a folder of images) or run (a model/run folder)")
@@ -61,12 +69,15 @@ def evaluate(
             fakes = torch.nn.functional.interpolate(fakes, size=(resolution, resolution), mode="bilinear",
                                                     antialias=True, align_corners=False)
         source = str(g.folder)
+        if crop_size is None:
+            crop_size = int((g.train_config or {}).get("crop_size") or 0) or None
     else:
         resolution = resolution or 64
         fakes, _ = image_set(fake, resolution, n, seed + 1)
         source = str(fake)
-    reals, boxes = image_set(real, resolution, n, seed)
-    out: dict[str, Any] = {"real": str(real), "fake": source, "resolution": resolution, "n": n, "seed": seed}
+    reals, boxes = image_set(real, resolution, n, seed, crop_size)
+    out: dict[str, Any] = {"real": str(real), "fake": source, "resolution": resolution, "n": n, "seed": seed,
+                           "crop_size": crop_size or 0}
     out.update(swd(fakes, reals, seed=seed))
     out.update(kid_fid_images(fakes, reals, seed=seed))
     out["diversity"] = diversity(fakes, seed=seed)

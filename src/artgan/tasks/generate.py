@@ -40,16 +40,19 @@ class Generator:
         self.config = model_cfg
         self.folder = folder
         self.model_id = f"{folder.parent.parent.name}/{folder.name}" if folder is not None else "in-memory"
+        self.train_config: dict | None = None  # the recipe it was trained with, when known
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, which: str = "latest") -> "Generator":
         """Load from a model folder, a checkpoint folder or a run folder (its ``latest``
         checkpoint, or with ``which="best"`` the one with the lowest training-time SWD)."""
         folder = resolve_model_folder(path, which)
-        model_cfg, _ = read_folder_config(folder)
+        model_cfg, raw = read_folder_config(folder)
         net = build_generator(model_cfg)
         load_weights(net, folder / "G_ema.safetensors")
-        return cls(net, model_cfg, folder)
+        g = cls(net, model_cfg, folder)
+        g.train_config = raw.get("train") if isinstance(raw.get("train"), dict) else None
+        return g
 
     @property
     def resolution(self) -> int:
