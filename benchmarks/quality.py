@@ -55,6 +55,17 @@ def train_run(data: str, family: str, args: argparse.Namespace, out: Path, extra
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def git_commit() -> str | None:
+    """The commit of the artgan code being measured (None outside a git checkout)."""
+    import artgan
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(artgan.__file__).parent, capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
 def swd_curve(run: Path) -> list[list[float]]:
     """[minutes, kimg, swd/avg] for every SWD measured during training."""
     rows = []
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     results = [bench_family(args.data, label, fam, args, out, extra) for label, fam, extra in entries]
     machine["load_average_end"] = load_average()
     doc: dict[str, Any] = {
-        "benchmark": "quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "benchmark": "quality", "date": dt.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
         "command": shlex.join([sys.executable, *sys.argv]), "machine": machine, "data": args.data,
         "results": results,
     }
