@@ -51,7 +51,7 @@ class CropSampler:
         idx = torch.randint(len(self.images), (batch,), generator=generator)
         u = torch.rand(batch, 4, generator=generator)
         out = torch.empty(batch, 3, r, r)
-        boxes = torch.empty(batch, 4, dtype=torch.long)
+        boxes: list[tuple[int, int, int, int]] = []
         for i in range(batch):
             img = self.images[int(idx[i])]
             _, h, w = img.shape
@@ -60,7 +60,7 @@ class CropSampler:
             side = max(1, min(short, round(base * (self.min_scale + (1 - self.min_scale) * float(u[i, 0])))))
             y = int(float(u[i, 1]) * (h - side + 1)) if h > side else 0
             x = int(float(u[i, 2]) * (w - side + 1)) if w > side else 0
-            boxes[i] = torch.tensor([int(idx[i]), y, x, side])
+            boxes.append((int(idx[i]), y, x, side))
             crop = img[:, y : y + side, x : x + side].unsqueeze(0).float()
             if side != r:
                 crop = F.interpolate(crop, size=(r, r), mode="bilinear", align_corners=False, antialias=side > r)
@@ -68,4 +68,4 @@ class CropSampler:
             if self.hflip and float(u[i, 3]) < 0.5:
                 crop = crop.flip(-1)
             out[i] = crop
-        return (out / 127.5 - 1.0).clamp_(-1, 1), boxes
+        return (out / 127.5 - 1.0).clamp_(-1, 1), torch.tensor(boxes, dtype=torch.long)

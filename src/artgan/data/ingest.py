@@ -105,8 +105,8 @@ def ingest(
 
     Images are resized so their shorter side is at most ``target_short`` and at least
     ``min_short`` (aspect kept). ``target_short`` may be a function of the number of
-    candidate image files, for callers whose choice depends on how many there are. Raises DatasetError if the source is missing or holds
-    no candidate image files at all.
+    candidate image files, for callers whose choice depends on how many there are.
+    Raises DatasetError if the source is missing or holds no candidate image files at all.
     """
     src = Path(source)
     if not src.exists():

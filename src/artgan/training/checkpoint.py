@@ -65,6 +65,42 @@ def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
 
 
+def _write_folder(final: Path, *, nimg: int, config: Any, modules: dict[str, torch.nn.Module],
+                  state: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> Path:
+    """Build a model folder in a hidden temp folder beside ``final``, fsync it, and swap it
+    in. If ``final`` exists it is parked as ``.old-<name>`` during the swap, so there is no
+    moment without a complete folder under one of the two names."""
+    parent = final.parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=parent))
+    try:
+        cfg = model_file_dict(config.model)
+        cfg["train"] = to_dict(config)
+        cfg["nimg"] = nimg
+        cfg.update(extra or {})
+        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+        for key, module in modules.items():
+            meta = {"format": "pt", "artgan_role": key}
+            _write_synced(tmp / f"{key}.safetensors", save(_tensors(module), metadata=meta))
+        if state is not None:
+            import io
+
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            _write_synced(tmp / STATE_FILE, buf.getvalue())
+        _fsync_dir(tmp)
+        old = parent / f".old-{final.name}"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():  # e.g. a periodic save then the final one at the same image count
+            os.replace(final, old)
+        os.replace(tmp, final)
+        _fsync_dir(parent)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
 def save_checkpoint(
     ckpt_root: Path,
     *,
@@ -85,37 +121,7 @@ def save_checkpoint(
     ckpt_root.mkdir(parents=True, exist_ok=True)
     _remove_temp_folders(ckpt_root)
     name = f"{CKPT_PREFIX}{nimg:09d}"
-    final = ckpt_root / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=ckpt_root))
-    try:
-        cfg = model_file_dict(config.model)
-        cfg["train"] = to_dict(config)
-        cfg["nimg"] = nimg
-        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
-        for key, module in modules.items():
-            meta = {"format": "pt", "artgan_role": key}
-            _write_synced(tmp / f"{key}.safetensors", save(_tensors(module), metadata=meta))
-        if state is not None:
-            import io
-
-            buf = io.BytesIO()
-            torch.save(state, buf)
-            _write_synced(tmp / STATE_FILE, buf.getvalue())
-        _fsync_dir(tmp)
-        if final.exists():
-            # Same image count saved twice (e.g. a periodic save then the final one):
-            # move the old one aside first so the name is never missing a complete folder.
-            old = ckpt_root / f".old-{name}"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-        _fsync_dir(ckpt_root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = _write_folder(ckpt_root / name, nimg=nimg, config=config, modules=modules, state=state)
     atomic_write_bytes(ckpt_root / "latest", (name + "\n").encode())
     _prune(ckpt_root, keep=keep, protect=protect + (name,))
     return final
@@ -126,31 +132,10 @@ BEST = "best"
 
 def save_model_folder(folder: Path, *, nimg: int, config: Any, G_ema: torch.nn.Module,
                       extra: dict[str, Any] | None = None) -> Path:
-    """Write a generation-only model folder (config.json + G_ema.safetensors) at ``folder``,
-    replacing any previous one without a moment where neither a complete old nor a complete
-    new folder exists (the old one is parked as ``.old-<name>`` during the swap)."""
-    parent = folder.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=parent))
-    try:
-        cfg = model_file_dict(config.model)
-        cfg["train"] = to_dict(config)
-        cfg["nimg"] = nimg
-        cfg.update(extra or {})
-        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
-        _write_synced(tmp / "G_ema.safetensors", save(_tensors(G_ema), metadata={"format": "pt", "artgan_role": "G_ema"}))
-        _fsync_dir(tmp)
-        old = parent / f".old-{folder.name}"
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        _fsync_dir(parent)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    """Write (or replace, crash-safely) a generation-only model folder: config.json with
+    ``extra`` merged in, plus G_ema.safetensors."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return _write_folder(folder, nimg=nimg, config=config, modules={"G_ema": G_ema}, state=None, extra=extra)
 
 
 def _remove_temp_folders(ckpt_root: Path) -> None:

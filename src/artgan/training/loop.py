@@ -254,15 +254,25 @@ def train(
             **({"monitor": monitor.state_dict()} if monitor is not None else {}),
         }
 
+    calibrated_at = -1
+
+    def calibrate() -> None:
+        """Re-estimate G_ema's BN statistics once per image count: snapshot, measure and
+        checkpoint often fall on the same step (update_ema overwrites them every step)."""
+        nonlocal calibrated_at
+        if calibrated_at != nimg:
+            recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+            calibrated_at = nimg
+
     def checkpoint() -> Path:
-        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        calibrate()
         return save_checkpoint(
             run_dir / "checkpoints", nimg=nimg, config=cfg,
             modules={"G": G, "G_ema": G_ema, "D": D}, state=state_dict(), keep=cfg.keep_checkpoints,
         )
 
     def snapshot() -> None:
-        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        calibrate()
         grid = _sample_grid(G_ema, grid_z, cfg.grid)
         path = save_png(grid, samples_dir / f"fakes{int(nimg // 1000):06d}.png",
                         metadata={"artgan:kind": "samples", "artgan:kimg": f"{nimg / 1000:.1f}", "artgan:seeds": f"0-{cfg.grid**2 - 1}"})
@@ -272,7 +282,7 @@ def train(
     def measure() -> None:
         """SWD of G_ema into stats/TensorBoard; a new best replaces checkpoints/best."""
         assert monitor is not None
-        recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+        calibrate()
         t0 = time.time()
         scores, improved = monitor.measure(G_ema, nimg / 1000)
         row = {"kimg": round(nimg / 1000, 3), "step": step, "sec": round(time.time() - start_time, 1),
@@ -409,7 +419,7 @@ def _summary(cfg: TrainConfig, monitor: QualityMonitor | None, G_ema: torch.nn.M
     out: dict[str, Any] = {"kimg": round(nimg / 1000, 3), "step": step, "minutes": round(sec / 60, 2),
                            "img_per_sec": round(rate, 2), "stopped": reason}
     if monitor is not None:
-        copies, median_ratio = monitor.copies(G_ema)
+        copies, median_ratio = monitor.copies(G_ema, fresh=False)  # measured at this nimg just before
         out.update({"best_swd": round(monitor.best, 3), "best_kimg": monitor.best_kimg,
                     "copies": copies, "nn_ratio_median": round(median_ratio, 3)})
         if copies > 0:
