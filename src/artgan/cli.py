@@ -17,7 +17,7 @@ from . import __version__
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from .config import AUGMENTS, LOSSES, OUT_LAYERS, UPSAMPLES
+    from .config import AUGMENTS, LOSSES, UPSAMPLES
 
     p.add_argument("data", nargs="?", help="folder of images (searched recursively) or a .zip")
     p.add_argument("--out", default="runs", help="folder for numbered run folders (default: runs)")
@@ -44,8 +44,6 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
-    p.add_argument("--out-layer", choices=OUT_LAYERS, default=None,
-                   help="generator output layer (resgan): conv at full resolution, or a transposed conv from R/2")
     p.add_argument("--d-patch", action=argparse.BooleanOptionalAction, default=None,
                    help="D also judges 8x8 patches of each image (resgan)")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
@@ -64,7 +62,7 @@ def _train_config(a: argparse.Namespace):
 
     model_kw = {k: v for k, v in {
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
-        "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch, "out_layer": a.out_layer,
+        "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:

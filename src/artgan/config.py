@@ -17,8 +17,7 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear")
-OUT_LAYERS = ("conv", "tconv")
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "out_layer": "conv"}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -42,9 +41,6 @@ class ModelConfig:
     spectral_norm: bool = False  # spectral normalisation on D's weights
     upsample: str = "nearest"  # generator upsampling: "nearest" or "bilinear" (resgan)
     d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
-    # resgan's last layer: "conv" = a full-resolution block then a 3x3 conv to RGB;
-    # "tconv" = features stop at R/2 and a 4x4 stride-2 transposed conv paints the RGB pixels.
-    out_layer: str = "conv"
 
     def __post_init__(self) -> None:
         # Fill fields left to the family, so every saved config.json holds concrete values.
@@ -72,8 +68,6 @@ class ModelConfig:
             raise ConfigError("d_dropout must be in [0, 1)")
         if self.upsample not in UPSAMPLES:
             raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
-        if self.out_layer not in OUT_LAYERS:
-            raise ConfigError(f"out_layer must be one of {OUT_LAYERS}, got {self.out_layer!r}")
         return self
 
     def channels(self, res: int) -> int:

@@ -62,9 +62,9 @@ class SLE(nn.Module):
         return dst * g
 
 
-def _sle_pairs(top: int) -> list[tuple[int, int]]:
-    """(source, destination) sizes: 4->32, 8->64, 16->128, 32->256 up to feature size ``top``."""
-    return [(s, s * 8) for s in (4, 8, 16, 32) if s * 8 <= top]
+def _sle_pairs(resolution: int) -> list[tuple[int, int]]:
+    """(source, destination) sizes: 4->32, 8->64, 16->128, 32->256 where they exist."""
+    return [(s, s * 8) for s in (4, 8, 16, 32) if s * 8 <= resolution]
 
 
 class ResGenerator(nn.Module):
@@ -73,23 +73,18 @@ class ResGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.z_dim = cfg.z_dim
-        # With the transposed-conv output layer the last feature map is R/2 wide.
-        tconv = cfg.out_layer == "tconv"
-        self.res = stages(cfg.resolution)[: -1 if tconv else None]
+        self.res = stages(cfg.resolution)
         c4 = cfg.channels(4)
         self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
         self.bn0 = nn.BatchNorm2d(c4)
         self.blocks = nn.ModuleDict(
             {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), cfg.upsample) for r in self.res[1:]}
         )
-        self.sle_pairs = _sle_pairs(self.res[-1])
+        self.sle_pairs = _sle_pairs(cfg.resolution)
         self.sle = nn.ModuleDict(
             {f"{s}to{d}": SLE(cfg.channels(s), cfg.channels(d)) for s, d in self.sle_pairs}
         )
-        c_top = cfg.channels(self.res[-1])
-        # The transposed conv (as in DCGAN's last layer) paints each output pixel from its own
-        # weights - crisp 1-px detail - where nearest upsampling + 3x3 convs tend to a 2x2 grid.
-        self.to_rgb = nn.ConvTranspose2d(c_top, 3, 4, 2, 1) if tconv else nn.Conv2d(c_top, 3, 3, 1, 1)
+        self.to_rgb = nn.Conv2d(cfg.channels(cfg.resolution), 3, 3, 1, 1)
         self.apply(init_weights)
         # Residual branches start small so the untrained net is close to its skip path.
         for block in self.blocks.values():
