@@ -1,4 +1,4 @@
-"""The ``artgan`` command: train, generate, demo, families.
+"""The ``artgan`` command: train, generate, evaluate, demo, texture, train-texture, families.
 
 Every subcommand builds its inputs and calls the same objects as the Python API.
 """
@@ -162,6 +162,104 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_size(text: str) -> tuple[int, int]:
+    """"WxH" or "N" (square) -> (height, width)."""
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 1024x1024, or one number") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1024x768")
+    return parts[1], parts[0]
+
+
+def _texture_source(a: argparse.Namespace) -> tuple[str, tuple[int, int, int, int] | None]:
+    from .training.texture import parse_region
+
+    if a.exemplar and a.from_image:
+        raise ValueError("give an EXEMPLAR image or --from IMG --region x,y,w,h, not both")
+    src = a.exemplar or a.from_image
+    if not src:
+        raise ValueError("give an EXEMPLAR image (or --from IMG --region x,y,w,h)")
+    if a.from_image and not a.region:
+        raise ValueError("--from needs --region x,y,w,h: the part of the image to learn the texture from")
+    return src, parse_region(a.region) if a.region else None
+
+
+def _texture_config(a: argparse.Namespace):
+    from .config import TextureConfig
+
+    kw = {k: v for k, v in {"minutes": a.minutes, "steps": a.steps, "seed": getattr(a, "train_seed", None), "patch": a.patch,
+                             "threads": a.threads}.items() if v is not None}
+    if a.steps is not None and a.minutes is None:
+        kw["minutes"] = None  # a step budget alone
+    return TextureConfig(**kw).validate()
+
+
+def cmd_train_texture(a: argparse.Namespace) -> int:
+    from .training.texture import load_exemplar, train_texture
+
+    cfg = _texture_config(a)
+    if a.resume:
+        folder = train_texture(None, cfg, a.out, resume=True, progress=not a.no_progress)
+    else:
+        src, region = _texture_source(a)
+        ex = load_exemplar(src, region)
+        name = Path(src).name + (f"[{a.region}]" if region else "")
+        folder = train_texture(ex, cfg, a.out, name=name, progress=not a.no_progress)
+    print(folder.parent)
+    return 0
+
+
+def cmd_texture(a: argparse.Namespace) -> int:
+    import torch
+
+    from .imaging import make_grid, save_png
+    from .tasks.texture import TextureSynth
+
+    h, w = _parse_size(a.size)
+    if a.n < 1:
+        raise ValueError("--n must be at least 1")
+    if a.model:
+        synth = TextureSynth.from_pretrained(a.model)
+        stem = Path(synth.info.get("exemplar", {}).get("name", "texture")).stem
+    else:
+        src, region = _texture_source(a)
+        synth = TextureSynth.fit(src, region=region, config=_texture_config(a), cache=not a.retrain,
+                                 progress=not a.no_progress)
+        stem = Path(src).stem + ("-region" if region else "")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    previews = []
+    t0 = time.perf_counter()
+    for seed in range(a.seed, a.seed + a.n):
+        img = synth(size=(h, w), seed=seed, tileable=a.tileable, output="tensor")
+        meta = {"artgan:model": synth.model_id, "artgan:seed": str(seed), "artgan:tileable": str(a.tileable).lower()}
+        path = save_png(img, out / f"{stem}-seed{seed}.png", metadata=meta)
+        print(path)
+        # The contact sheet shows each output tiled 2x2 (a seam would show as a cross), at most 512 px.
+        small = torch.nn.functional.interpolate(img[None], scale_factor=min(1.0, 256 / max(h, w)), mode="bilinear",
+                                                antialias=True, align_corners=False)[0]
+        previews.append(small.repeat(1, 2, 2))
+    sheet = save_png(make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id})
+    print(f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"
+          f"{' (tileable)' if a.tileable else ''}; each tiled 2x2 in {sheet}", file=sys.stderr)
+    return 0
+
+
+def _add_texture_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("exemplar", nargs="?", help="the texture image (48-160 px swatches work well)")
+    p.add_argument("--from", dest="from_image", default=None, metavar="IMG", help="learn from part of this image ...")
+    p.add_argument("--region", default=None, metavar="X,Y,W,H", help="... this rectangle of it, in pixels")
+    p.add_argument("--minutes", type=float, default=None, help="training time (default 3)")
+    p.add_argument("--steps", type=int, default=None, help="stop after this many steps instead")
+    p.add_argument("--patch", type=int, default=None, help="D's crop size in px (default: half the exemplar, 32-96)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def cmd_families(a: argparse.Namespace) -> int:
     from .models import DEFAULT_FAMILY, FAMILIES
 
@@ -212,6 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("train-texture", help="train a seamless-texture model on one exemplar image")
+    _add_texture_train_args(p)
+    p.add_argument("--out", required=True, help="run folder to create (model/, stats.jsonl, preview.png)")
+    p.add_argument("--seed", dest="train_seed", type=int, default=None, help="training seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last save")
+    p.set_defaults(func=cmd_train_texture)
+
+    p = sub.add_parser("texture", help="textures of any size from an exemplar (trains or reuses a cached model)")
+    _add_texture_train_args(p)
+    p.add_argument("--out", required=True, help="folder for the PNGs and sheet.png")
+    p.add_argument("--size", default="1024x1024", help="WIDTHxHEIGHT of each output (default 1024x1024)")
+    p.add_argument("--n", type=int, default=4, help="number of variations (seeds seed..seed+n-1)")
+    p.add_argument("--seed", type=int, default=0, help="first output seed (default 0)")
+    p.add_argument("--tileable", action="store_true", help="outputs wrap seamlessly left-right and top-bottom")
+    p.add_argument("--model", default=None, help="use this trained texture run instead of training/caching")
+    p.add_argument("--retrain", action="store_true", help="train afresh even if a cached model exists")
+    p.set_defaults(func=cmd_texture)
+
     p = sub.add_parser("families", help="list model families")
     p.set_defaults(func=cmd_families)
     return parser
@@ -226,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatasetError, ImageError, CheckpointError, ValueError) as exc:
+    except (ConfigError, DatasetError, ImageError, CheckpointError, ValueError) as exc:  # TextureError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

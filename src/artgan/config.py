@@ -157,6 +157,60 @@ class TrainConfig:
         return self
 
 
+@dataclass(frozen=True)
+class TextureConfig:
+    """A single-exemplar texture model (models/texgan.py) and the recipe that trains it.
+
+    The generator turns a grid of noise, one cell per ``2**levels`` output pixels, into
+    an image; it is fully convolutional with wrap-around padding, so any size works and
+    every output tiles. Fields left 0/None are chosen from the exemplar at training time.
+    """
+
+    width: int = 16  # G channels at the output resolution, doubled per coarser level
+    max_width: int = 128
+    levels: int = 3  # 2x upsamplings after the noise grid (a noise cell is 2**levels px)
+    z_ch: int = 32  # noise channels per cell of the coarsest grid
+    d_width: int = 32  # channels of each patch discriminator's first layer
+    patch: int = 0  # D's crop side in exemplar pixels; 0: chosen from the exemplar's size
+    scales: int = 0  # discriminators on 1, 1/2, 1/4 ... of the crop; 0: every scale >= 16 px
+    batch: int = 4  # generated canvases per step
+    crops: int = 4  # wrapped crops D sees from each canvas
+    lr: float = 2e-4
+    r1_gamma: float = 1.0
+    ema_steps: float = 50.0  # EMA half-life in steps
+    minutes: float | None = 3.0
+    steps: int | None = None  # stop after this many steps (whichever of minutes/steps comes first)
+    seed: int = 0
+    threads: int | None = None
+
+    def validate(self) -> "TextureConfig":
+        if self.width < 4 or self.max_width < self.width:
+            raise ConfigError("width must be >= 4 and max_width >= width")
+        if not 1 <= self.levels <= 5:
+            raise ConfigError("levels must be in 1..5")
+        if self.z_ch < 1 or self.d_width < 4:
+            raise ConfigError("z_ch must be >= 1 and d_width >= 4")
+        if self.patch and (self.patch < 16 or self.patch % 8):
+            raise ConfigError("patch must be a multiple of 8, at least 16 (or 0 to choose it from the exemplar)")
+        if self.scales < 0 or self.batch < 1 or self.crops < 1:
+            raise ConfigError("scales must be >= 0, batch and crops >= 1")
+        for name in ("lr", "ema_steps"):
+            v = getattr(self, name)
+            if not v > 0 or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a positive number")
+        if self.r1_gamma < 0:
+            raise ConfigError("r1_gamma must be >= 0")
+        if self.minutes is None and self.steps is None:
+            raise ConfigError("give a training budget: minutes or steps")
+        if (self.minutes is not None and not self.minutes > 0) or (self.steps is not None and self.steps < 1):
+            raise ConfigError("minutes and steps must be positive")
+        return self
+
+    def channels(self, level: int) -> int:
+        """G channels at ``level`` (0 = the noise grid, ``levels`` = the output)."""
+        return min(self.max_width, self.width * 2 ** (self.levels - level))
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Dataclass -> plain JSON-able dict (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
@@ -183,6 +237,10 @@ def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
 
 def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     return _from_dict(TrainConfig, d)
+
+
+def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
+    return _from_dict(TextureConfig, d)
 
 
 def model_file_dict(model: ModelConfig) -> dict[str, Any]:

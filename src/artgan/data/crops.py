@@ -69,3 +69,27 @@ class CropSampler:
                 crop = crop.flip(-1)
             out[i] = crop
         return (out / 127.5 - 1.0).clamp_(-1, 1), torch.tensor(boxes, dtype=torch.long)
+
+
+def random_crops(image: torch.Tensor, n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` random ``size`` x ``size`` crops of one image (C, H, W), at full resolution (no
+    resizing, no flips: texture statistics keep their scale and orientation). -> (n, C, size, size)."""
+    _, h, w = image.shape
+    if size > min(h, w):
+        raise ValueError(f"crop of {size} px does not fit an image of {w}x{h}")
+    ys = torch.randint(h - size + 1, (n,), generator=generator).tolist()
+    xs = torch.randint(w - size + 1, (n,), generator=generator).tolist()
+    return torch.stack([image[:, y : y + size, x : x + size] for y, x in zip(ys, xs)])
+
+
+def wrapped_crops(images: torch.Tensor, per_image: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Crops of tileable images (B, C, H, W) at random offsets that wrap around the edges,
+    so a crop may straddle the seam. -> (B * per_image, C, size, size)."""
+    b, _, h, w = images.shape
+    if size > min(h, w):
+        raise ValueError(f"crop of {size} px does not fit images of {w}x{h}")
+    # Tile 2x2 once, then every wrapped crop is a plain slice of the tiled canvas.
+    tiled = images.repeat(1, 1, 2, 2)
+    ys = torch.randint(h, (b * per_image,), generator=generator).tolist()
+    xs = torch.randint(w, (b * per_image,), generator=generator).tolist()
+    return torch.stack([tiled[i // per_image, :, y : y + size, x : x + size] for i, (y, x) in enumerate(zip(ys, xs))])

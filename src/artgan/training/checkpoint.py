@@ -65,19 +65,30 @@ def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
 
 
-def _write_folder(final: Path, *, nimg: int, config: Any, modules: dict[str, torch.nn.Module],
-                  state: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> Path:
-    """Build a model folder in a hidden temp folder beside ``final``, fsync it, and swap it
-    in. If ``final`` exists it is parked as ``.old-<name>`` during the swap, so there is no
-    moment without a complete folder under one of the two names."""
+def _train_config_dict(config: Any, nimg: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """config.json of a generator checkpoint: the model section, the recipe, the image count."""
+    cfg = model_file_dict(config.model)
+    cfg["train"] = to_dict(config)
+    cfg["nimg"] = nimg
+    cfg.update(extra or {})
+    return cfg
+
+
+def write_folder(final: Path, *, config: dict[str, Any], modules: dict[str, torch.nn.Module],
+                 state: dict[str, Any] | None = None, files: dict[str, bytes] | None = None) -> Path:
+    """Write a model folder (``config.json``, ``<key>.safetensors`` per module, optional
+    ``state.pt`` and extra ``files``) in a hidden temp folder beside ``final``, fsync it,
+    and swap it in. If ``final`` exists it is parked as ``.old-<name>`` during the swap,
+    so there is no moment without a complete folder under one of the two names."""
     parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=parent))
     try:
-        cfg = model_file_dict(config.model)
-        cfg["train"] = to_dict(config)
-        cfg["nimg"] = nimg
-        cfg.update(extra or {})
-        _write_synced(tmp / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+        # mkdtemp makes the folder private (0700); a model folder gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        _write_synced(tmp / "config.json", (json.dumps(config, indent=2) + "\n").encode())
         for key, module in modules.items():
             meta = {"format": "pt", "artgan_role": key}
             _write_synced(tmp / f"{key}.safetensors", save(_tensors(module), metadata=meta))
@@ -87,6 +98,8 @@ def _write_folder(final: Path, *, nimg: int, config: Any, modules: dict[str, tor
             buf = io.BytesIO()
             torch.save(state, buf)
             _write_synced(tmp / STATE_FILE, buf.getvalue())
+        for name, data in (files or {}).items():
+            _write_synced(tmp / name, data)
         _fsync_dir(tmp)
         old = parent / f".old-{final.name}"
         shutil.rmtree(old, ignore_errors=True)
@@ -121,7 +134,7 @@ def save_checkpoint(
     ckpt_root.mkdir(parents=True, exist_ok=True)
     _remove_temp_folders(ckpt_root)
     name = f"{CKPT_PREFIX}{nimg:09d}"
-    final = _write_folder(ckpt_root / name, nimg=nimg, config=config, modules=modules, state=state)
+    final = write_folder(ckpt_root / name, config=_train_config_dict(config, nimg), modules=modules, state=state)
     atomic_write_bytes(ckpt_root / "latest", (name + "\n").encode())
     _prune(ckpt_root, keep=keep, protect=protect + (name,))
     return final
@@ -134,8 +147,7 @@ def save_model_folder(folder: Path, *, nimg: int, config: Any, G_ema: torch.nn.M
                       extra: dict[str, Any] | None = None) -> Path:
     """Write (or replace, crash-safely) a generation-only model folder: config.json with
     ``extra`` merged in, plus G_ema.safetensors."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return _write_folder(folder, nimg=nimg, config=config, modules={"G_ema": G_ema}, state=None, extra=extra)
+    return write_folder(folder, config=_train_config_dict(config, nimg, extra), modules={"G_ema": G_ema})
 
 
 def _remove_temp_folders(ckpt_root: Path) -> None:

@@ -11,13 +11,11 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -38,6 +36,7 @@ from .checkpoint import (
 )
 from .monitor import METRIC, QualityMonitor
 from .recipe import PATCH_MODE_MAX_IMAGES, resolve as resolve_recipe
+from .console import say as _say, stop_on_signals as _stop_on_signals
 from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 from .rundir import latest_run_dir, new_run_dir
@@ -45,34 +44,6 @@ from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
 
 DEFAULT_MINUTES = 30.0
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[dict[str, Any]]:
-    """SIGINT/SIGTERM set a flag instead of killing us, so the loop can save and exit."""
-    flag: dict[str, Any] = {"stop": None}
-
-    def handler(signum: int, _frame: Any) -> None:
-        if flag["stop"] is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # second Ctrl-C: the user really means it
-        flag["stop"] = signal.Signals(signum).name
-        _say(f"\n{flag['stop']} received: writing a final checkpoint, then stopping (Ctrl-C again to abort)")
-
-    old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[sig] = signal.signal(sig, handler)
-        except ValueError:  # not in the main thread: no handlers, the loop still works
-            pass
-    try:
-        yield flag
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
 
 
 def _load_run_config(run_dir: Path) -> TrainConfig:

@@ -1,0 +1,123 @@
+"""Seamless textures from one exemplar: ``TextureSynth.from_pretrained(run)(size=(h, w), seed=0)``.
+
+``TextureSynth.fit(exemplar)`` trains a model (or reuses the cached one for the same
+exemplar pixels and settings) and returns it ready to use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, overload
+
+import torch
+from PIL import Image
+
+from ..config import TextureConfig
+from ..imaging import tensor_to_pil
+from ..models.texgan import TextureGenerator
+from ..training.checkpoint import load_weights
+from ..training.texture import (
+    exemplar_key,
+    load_exemplar,
+    read_texture_config,
+    resolve_texture_folder,
+    train_texture,
+)
+from ..training.console import say
+
+MAX_SIDE = 8192  # px: a 8192^2 canvas needs ~4 GiB of activations; tile larger sizes yourself
+
+
+def cache_root() -> Path:
+    """Where trained texture models are kept: $ARTGAN_CACHE, else $XDG_CACHE_HOME/artgan,
+    else ~/.cache/artgan."""
+    if os.environ.get("ARTGAN_CACHE"):
+        return Path(os.environ["ARTGAN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "artgan"
+
+
+class TextureSynth:
+    """A trained texture model.
+
+    Example::
+
+        synth = TextureSynth.from_pretrained("runs/brick")
+        img = synth(size=(1024, 1024), seed=3, tileable=True)   # PIL image that tiles
+        t = synth(size=(256, 512), seed=3, output="tensor")      # (3, 256, 512) in [-1, 1]
+    """
+
+    def __init__(self, net: TextureGenerator, folder: Path | None = None, info: dict | None = None) -> None:
+        self.net = net.eval().requires_grad_(False)
+        self.config = net.cfg
+        self.folder = folder
+        self.info = info or {}  # config.json: exemplar name/size, training steps, quality
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> "TextureSynth":
+        """Load from a texture run folder (``train-texture --out``) or its ``model/`` folder."""
+        folder = resolve_texture_folder(path)
+        cfg, raw = read_texture_config(folder)
+        net = TextureGenerator(cfg)
+        load_weights(net, folder / "G_ema.safetensors")
+        return cls(net, folder, raw)
+
+    @classmethod
+    def fit(
+        cls,
+        exemplar: str | os.PathLike,
+        *,
+        region: tuple[int, int, int, int] | None = None,
+        config: TextureConfig | None = None,
+        cache: bool = True,
+        out: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> "TextureSynth":
+        """Train on an image file (or ``region`` = (x, y, w, h) of it) and return the model.
+
+        With ``cache``, a model trained before on the same pixels with the same settings is
+        reused instead (kept under :func:`cache_root`). ``out`` trains into that folder instead.
+        """
+        cfg = (config or TextureConfig()).validate()
+        ex = load_exemplar(exemplar, region)
+        name = Path(exemplar).name + (f"[{','.join(map(str, region))}]" if region else "")
+        if out is None:
+            key = exemplar_key(ex, cfg)
+            run = cache_root() / "textures" / key
+            if cache:
+                try:
+                    synth = cls.from_pretrained(run)
+                    if synth.info.get("complete"):
+                        say(f"reusing the texture model trained earlier for {name} ({run})")
+                        return synth
+                except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
+                    pass
+        else:
+            run = Path(out)
+        train_texture(ex, cfg, run, name=name, progress=progress)
+        return cls.from_pretrained(run)
+
+    @overload
+    def __call__(self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ...,
+                 output: Literal["pil"] = ...) -> Image.Image: ...
+    @overload
+    def __call__(self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ...,
+                 output: Literal["tensor"] = ...) -> torch.Tensor: ...
+
+    def __call__(self, size: tuple[int, int] = (512, 512), seed: int = 0, tileable: bool = False,
+                 output: str = "pil"):
+        """A texture of ``size`` = (height, width) px for ``seed``; ``tileable`` makes its
+        left/right and top/bottom edges continue each other. Same seed and size, same pixels."""
+        h, w = (int(v) for v in size)
+        if not (8 <= h <= MAX_SIDE and 8 <= w <= MAX_SIDE):
+            raise ValueError(f"size {w}x{h}: each side must be between 8 and {MAX_SIDE} px")
+        if output not in ("pil", "tensor"):
+            raise ValueError("output must be 'pil' or 'tensor'")
+        img = self.net.render((h, w), seed, tileable=tileable)
+        return tensor_to_pil(img) if output == "pil" else img
+
+    @property
+    def model_id(self) -> str:
+        ex = self.info.get("exemplar", {})
+        return f"texture:{ex.get('sha256', 'in-memory')[:12]}"

@@ -1,0 +1,335 @@
+"""Training a texture model on one exemplar (``artgan train-texture``).
+
+One step: G paints ``batch`` wrap-around canvases of 2 x ``patch`` px; D sees
+``crops`` crops of each at random offsets (so crops straddle the wrap seams, and G
+learns to hide them) against as many random crops of the exemplar. G is updated on the
+same canvases right after D, which halves G's forward passes.
+
+A run folder holds::
+
+    model/        config.json (task "texture"), G_ema/G/D .safetensors, state.pt, exemplar.png
+    stats.jsonl   losses over time
+    preview.png   the exemplar beside a sample tiled 2x2 (a seam would show as a cross)
+
+``model/`` is replaced crash-safely every minute and at the end, so a killed run keeps
+its last save and ``--resume`` carries on from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import FORMAT_VERSION, ConfigError, TextureConfig, texture_config_from_dict, to_dict
+from ..data.crops import random_crops, wrapped_crops
+from ..imaging import load_image, make_grid, pil_to_tensor, save_png, tensor_to_pil
+from ..losses import d_loss, g_loss, r1_penalty
+from ..metrics.texture import halves_patch, halves_swd, texture_swd
+from ..models.texgan import MultiScaleDiscriminator, TextureGenerator
+from .checkpoint import CheckpointError, load_state, load_weights, write_folder
+from .console import say, stop_on_signals
+from .ema import update_ema
+from .memory import keep_freed_memory
+
+TASK = "texture"
+MODEL_DIR = "model"
+MIN_EXEMPLAR = 32  # px on the shorter side: below this there is no texture left to learn
+R1_INTERVAL = 4  # lazy R1: every N D steps, weighted by N
+SAVE_SECONDS = 60.0
+
+
+class TextureError(ValueError):
+    """An exemplar or region that cannot be used; the message names it and says what to do."""
+
+
+def parse_region(text: str) -> tuple[int, int, int, int]:
+    """"x,y,w,h" -> (x, y, w, h) in pixels."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise TextureError(f"--region {text!r}: expected four whole numbers x,y,w,h (pixels)") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise TextureError(f"--region {text!r}: x and y must be >= 0, w and h positive")
+    return x, y, w, h
+
+
+def load_exemplar(path: str | Path, region: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """The exemplar as (3, H, W) in [-1, 1]: the whole image, or ``region`` = (x, y, w, h) of it."""
+    img = load_image(path)
+    if region is not None:
+        x, y, w, h = region
+        if x + w > img.width or y + h > img.height:
+            raise TextureError(
+                f"{path}: region x={x} y={y} w={w} h={h} does not fit the {img.width}x{img.height} image"
+            )
+        img = img.crop((x, y, x + w, y + h))
+    if min(img.size) < MIN_EXEMPLAR:
+        where = "the region" if region is not None else "the image"
+        raise TextureError(
+            f"{path}: {where} is {img.width}x{img.height}; a texture exemplar needs at least "
+            f"{MIN_EXEMPLAR} px on each side (choose a larger region or image)"
+        )
+    return pil_to_tensor(img)
+
+
+def choose_patch(h: int, w: int) -> int:
+    """D's crop side for an (h, w) exemplar: half its shorter side, in 32..96, a multiple of 8.
+    Half leaves many distinct crops (D cannot memorise a handful), yet each crop still holds
+    several texture elements (a brick and its mortar)."""
+    return max(32, min(96, (min(h, w) // 2) // 8 * 8, min(h, w) // 8 * 8))
+
+
+def exemplar_key(exemplar: torch.Tensor, cfg: TextureConfig) -> str:
+    """A hash of the exemplar's pixels and every training setting: the cache key."""
+    h = hashlib.sha256()
+    h.update(str(tuple(exemplar.shape)).encode())
+    h.update(((exemplar + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
+    settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}  # threads change speed, not the model
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def _png_bytes(t: torch.Tensor) -> bytes:
+    buf = io.BytesIO()
+    tensor_to_pil(t).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
+    """(TextureConfig, raw dict) of a texture model folder, with errors that say what is wrong."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot read config ({exc}); the model folder is damaged") from exc
+    if raw.get("task") != TASK:
+        raise CheckpointError(
+            f"{folder}: not a texture model (task {raw.get('task', 'generate')!r}); "
+            "train one with `artgan train-texture EXEMPLAR --out RUN`"
+        )
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    try:
+        return texture_config_from_dict(raw["texture"]).validate(), raw
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path}: bad texture section ({exc})") from exc
+
+
+def resolve_texture_folder(path: str | Path) -> Path:
+    """The texture model folder meant by ``path``: a model folder or a run folder holding one."""
+    p = Path(path)
+    for cand in (p, p / MODEL_DIR, p / f".old-{MODEL_DIR}"):  # .old-model: killed mid-swap
+        if (cand / "config.json").is_file() and (cand / "G_ema.safetensors").is_file():
+            return cand
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such folder; give a texture run folder from `artgan train-texture`")
+    raise CheckpointError(f"{p}: no texture model here (expected {MODEL_DIR}/config.json and G_ema.safetensors)")
+
+
+def train_texture(
+    exemplar: torch.Tensor | None,
+    cfg: TextureConfig,
+    out: str | Path,
+    *,
+    name: str = "exemplar",
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train a texture model on ``exemplar`` (3, H, W) in [-1, 1]; returns the model folder.
+
+    ``cfg.minutes`` / ``cfg.steps`` bound this invocation / the whole run. With ``resume``
+    the run in ``out`` continues from its last save (its own config and saved exemplar
+    win; ``exemplar`` may then be None).
+    """
+    run = Path(out)
+    state: dict[str, Any] | None = None
+    if resume:
+        folder = resolve_texture_folder(run)
+        saved_cfg, _ = read_texture_config(folder)
+        cfg = replace(saved_cfg, minutes=cfg.minutes, steps=cfg.steps if cfg.steps else saved_cfg.steps,
+                      threads=cfg.threads)
+        exemplar = pil_to_tensor(load_image(folder / "exemplar.png"))
+        state = load_state(folder)
+    if exemplar is None:
+        raise TextureError("no exemplar given (only a resumed run may omit it)")
+    _, h, w = exemplar.shape
+    if min(h, w) < MIN_EXEMPLAR:
+        raise TextureError(f"{name}: the exemplar is {w}x{h}; it needs at least {MIN_EXEMPLAR} px on each side")
+    if cfg.patch == 0:
+        cfg = replace(cfg, patch=choose_patch(h, w))
+    if cfg.patch > min(h, w):
+        raise TextureError(f"patch {cfg.patch} px does not fit the {w}x{h} exemplar; use a smaller --patch")
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    keep_freed_memory()
+    run.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    G = TextureGenerator(cfg)
+    D = MultiScaleDiscriminator(cfg, cfg.patch)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
+    step, seconds = 0, 0.0
+    if state is not None:
+        folder = resolve_texture_folder(run)
+        for key, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+            load_weights(module, folder / f"{key}.safetensors")
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        step, seconds = int(state["step"]), float(state["seconds"])
+
+    canvas = 2 * cfg.patch  # wider than G's reach, so no pixel sees itself around the torus
+    ex_png = _png_bytes(exemplar)
+    meta = {"name": name, "size": [h, w], "sha256": hashlib.sha256(ex_png).hexdigest()}
+
+    def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
+        config = {
+            "format_version": FORMAT_VERSION, "task": TASK, "texture": to_dict(cfg), "exemplar": meta,
+            "step": step, "seconds": round(total_seconds, 1), "complete": final,
+        }
+        if quality:
+            config["quality"] = quality
+        st = {"step": step, "seconds": total_seconds, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+              "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}
+        return write_folder(run / MODEL_DIR, config=config, modules={"G_ema": G_ema, "G": G, "D": D}, state=st,
+                            files={"exemplar.png": ex_png})
+
+    budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
+    say(
+        f"training a texture model on {name} ({w}x{h}): D crops {cfg.patch} px at {D.scales} scale(s), "
+        f"canvases {canvas} px, " + (f"{cfg.minutes:g} min" if cfg.minutes else "")
+        + (" / " if cfg.minutes and cfg.steps else "") + (f"{cfg.steps} steps" if cfg.steps else "")
+        + (f" (resuming at step {step})" if step else "")
+    )
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=None if cfg.minutes is None else int(budget), unit="s", disable=not progress,
+               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")
+    stats = open(run / "stats.jsonl", "a", encoding="utf-8")
+    start = time.time()
+    last_save = last_log = last_tick = start
+    sums = torch.zeros(3)
+    n_sums = 0
+    reason = "budget reached"
+    beta = 0.5 ** (1.0 / cfg.ema_steps)
+    try:
+        with stop_on_signals() as flag:
+            while (time.time() - start) < budget and (cfg.steps is None or step < cfg.steps):
+                if flag["stop"]:
+                    reason = f"stopped by {flag['stop']}"
+                    break
+                fake_canvas = G(G.sample_noise(cfg.batch, (canvas, canvas), gen))  # (B, 3, 2P, 2P)
+                fake = wrapped_crops(fake_canvas, cfg.crops, cfg.patch, gen)  # (B*crops, 3, P, P)
+                real = random_crops(exemplar, fake.shape[0], cfg.patch, gen)
+
+                # D step. Each scale's logit map counts equally; the losses average within a map.
+                do_r1 = cfg.r1_gamma > 0 and step % R1_INTERVAL == 0
+                real.requires_grad_(do_r1)
+                real_maps, fake_maps = D(real), D(fake.detach())
+                loss_d = sum(d_loss(r.flatten(), f.flatten()) for r, f in zip(real_maps, fake_maps)) / D.scales
+                r1 = torch.zeros(())
+                if do_r1:
+                    per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)  # (B,)
+                    r1 = r1_penalty(per_sample, real)
+                    loss_d = loss_d + 0.5 * cfg.r1_gamma * R1_INTERVAL * r1
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+
+                # G step on the same canvases, against the updated D.
+                D.requires_grad_(False)
+                loss_g = sum(g_loss(f.flatten()) for f in D(fake)) / D.scales
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                D.requires_grad_(True)
+                # EMA with a short warm-up: the average never lags more than ~30% of the run.
+                update_ema(G_ema, G, min(beta, 0.5 ** (1.0 / max(1.0, 0.3 * step))))
+                step += 1
+
+                sums += torch.stack([loss_d.detach(), loss_g.detach(), r1.detach()])
+                n_sums += 1
+                now = time.time()
+                if now - last_log >= 10.0:
+                    mean = (sums / n_sums).tolist()
+                    row = {"step": step, "sec": round(seconds + now - start, 1), "loss/D": round(mean[0], 4),
+                           "loss/G": round(mean[1], 4), "loss/r1": round(mean[2], 4),
+                           "steps_per_sec": round(n_sums / (now - last_log), 2)}
+                    stats.write(json.dumps(row) + "\n")
+                    stats.flush()
+                    bar.set_postfix_str(f"step {step}, D {mean[0]:.2f}, G {mean[1]:.2f}")
+                    sums.zero_()
+                    n_sums = 0
+                    last_log = now
+                bar.update(now - last_tick)
+                last_tick = now
+                if now - last_save >= SAVE_SECONDS:
+                    save(seconds + now - start)
+                    last_save = time.time()
+    finally:
+        bar.close()
+        stats.close()
+    seconds += time.time() - start
+
+    quality = measure(G_ema, exemplar, cfg)
+    folder = save(seconds, final=True, quality=quality)
+    write_preview(G_ema, exemplar, run / "preview.png", cfg)
+    say(
+        f"{reason}: {step} steps in {seconds / 60:.1f} min. Patch SWD x1e3 to the exemplar "
+        f"{quality['swd']:.1f} vs its own halves {quality['halves_swd']:.1f} "
+        f"(ratio {quality['swd_ratio']:.2f}); seam error {quality['seam_error']:.2f}. Model: {folder}"
+    )
+    return folder
+
+
+@torch.no_grad()
+def measure(G: TextureGenerator, exemplar: torch.Tensor, cfg: TextureConfig, n: int = 4) -> dict[str, float]:
+    """Patch SWD of ``n`` 256 px samples to the exemplar, its halves' SWD (the yardstick)
+    and the mean seam error of tileable samples."""
+    from ..metrics import seam_error
+
+    _, h, w = exemplar.shape
+    side = halves_patch((h, w))
+    samples = torch.stack([G.render((256, 256), 1000 + i, tileable=True) for i in range(n)])
+    s = texture_swd(samples, exemplar, patch=side)["swd/avg"]
+    ref = halves_swd(exemplar, patch=side)["swd/avg"]
+    seam = float(seam_error(samples).mean())
+    return {"swd": round(s, 2), "halves_swd": round(ref, 2), "swd_ratio": round(s / max(ref, 1e-8), 3),
+            "seam_error": round(seam, 3), "patch": side}
+
+
+@torch.no_grad()
+def write_preview(G: TextureGenerator, exemplar: torch.Tensor, path: Path, cfg: TextureConfig) -> None:
+    """The exemplar (at its own scale, centred) beside two samples, each tiled 2x2 so any
+    seam would show."""
+    tiles = []
+    for seed in (0, 1):
+        t = G.render((192, 192), seed, tileable=True)
+        tiles.append(t.repeat(1, 2, 2))
+    size = tiles[0].shape[-1]
+    ex = torch.zeros(3, size, size)
+    _, h, w = exemplar.shape
+    eh, ew = min(h, size), min(w, size)
+    y, x = (size - eh) // 2, (size - ew) // 2
+    ex[:, y : y + eh, x : x + ew] = exemplar[:, :eh, :ew]
+    save_png(make_grid(torch.stack([ex] + tiles), nrow=3, pad=4), path)
+
+
+__all__ = [
+    "TextureError", "train_texture", "load_exemplar", "parse_region", "choose_patch", "exemplar_key",
+    "measure", "resolve_texture_folder", "read_texture_config", "MODEL_DIR",
+]
