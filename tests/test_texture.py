@@ -80,7 +80,7 @@ def test_wrap_resize_keeps_a_torus_seamless():
 
 def test_multiscale_discriminator_scales():
     assert [num_scales(p) for p in (16, 32, 48, 64, 96)] == [1, 2, 2, 3, 3]
-    D = MultiScaleDiscriminator(TINY, 32)
+    D = MultiScaleDiscriminator(TINY.d_width, 32)
     maps = D(torch.randn(3, 3, 32, 32))
     assert len(maps) == 2 and all(m.shape[0] == 3 for m in maps)
 
@@ -111,13 +111,13 @@ def test_patch_choice_and_bad_exemplars(tmp_path: Path):
     assert choose_patch(128, 128) == 64 and choose_patch(1000, 800) == 96
     small = tmp_path / "small.png"
     Image.new("RGB", (20, 60), (10, 200, 30)).save(small)
-    with pytest.raises(TextureError, match="small.png.*20x60.*at least 32"):
+    with pytest.raises(TextureError, match="small.png.*20x60.*at least 48"):
         load_exemplar(small)
     big = tmp_path / "big.png"
     Image.new("RGB", (100, 80), (10, 200, 30)).save(big)
     with pytest.raises(TextureError, match="does not fit the 100x80"):
         load_exemplar(big, (50, 0, 60, 40))
-    assert load_exemplar(big, (10, 5, 40, 33)).shape == (3, 33, 40)
+    assert load_exemplar(big, (10, 5, 60, 50)).shape == (3, 50, 60)
     with pytest.raises(TextureError, match="x,y,w,h"):
         parse_region("1,2,3")
     with pytest.raises(ConfigError, match="multiple of 8"):
@@ -154,11 +154,11 @@ def replace_patch(cfg: TextureConfig, patch: int) -> TextureConfig:
 
 
 def test_model_folder_resume_and_api(tmp_path: Path):
-    ex = stripes(40, 56)
+    ex = stripes(48, 56)
     folder = train_texture(ex, TINY, tmp_path / "run", name="s", progress=False)
     raw = json.loads((folder / "config.json").read_text())
     assert raw["task"] == "texture" and raw["step"] == 2 and raw["complete"] is True
-    assert raw["texture"]["patch"] == choose_patch(40, 56)
+    assert raw["texture"]["patch"] == choose_patch(48, 56)
     from dataclasses import replace
 
     train_texture(None, replace(TINY, steps=5), tmp_path / "run", resume=True, progress=False)

@@ -66,6 +66,18 @@ class TextureGenerator(nn.Module):
         with torch.no_grad():  # start near mid-grey rather than saturated
             self.to_rgb.weight.mul_(0.1)
 
+    @property
+    def reach(self) -> int:
+        """How far (px) an output pixel's receptive field extends each way: the two head
+        convs at the noise grid, each block's conv at its coarse and its fine size, the RGB
+        conv, plus half a cell of nearest upsampling per block."""
+        L = self.cfg.levels
+        r = 2 * 2**L + 1
+        for level in range(1, L + 1):
+            fine = 2 ** (L - level)
+            r += 2 * fine + fine + fine  # conv1 (coarse = 2 x fine px), conv2 (fine), upsampling
+        return r
+
     def sample_noise(self, batch: int, size: tuple[int, int], gen: torch.Generator) -> list[torch.Tensor]:
         """Inputs for an output of ``size`` = (h, w), multiples of ``self.cell``: the grid
         (B, z_ch, h/c, w/c), then per block a (B, 1, h_l/2, w_l/2) and a (B, 1, h_l, w_l)
@@ -97,7 +109,9 @@ class TextureGenerator(nn.Module):
         """
         h, w = size
         c = self.cell
-        margin = 0 if tileable else 4 * c
+        # A window at least one receptive field away from itself around the torus, so its
+        # opposite edges are independent.
+        margin = 0 if tileable else 2 * self.reach
         hh, ww = -(-(h + margin) // c) * c, -(-(w + margin) // c) * c
         img = self(self.sample_noise(1, (hh, ww), torch.Generator().manual_seed(int(seed))))[0]
         if (hh, ww) == (h, w):
@@ -144,12 +158,13 @@ class PatchDiscriminator(nn.Module):
 
 
 class MultiScaleDiscriminator(nn.Module):
-    """image (B, 3, P, P) -> list of logit maps (B, N_s), one per scale (P, P/2, P/4 ...)."""
+    """image (B, 3, P, P) -> list of logit maps (B, N_s), one per scale (P, P/2, P/4 ...).
+    ``scales`` 0: every scale whose crop stays >= 16 px (at most 3)."""
 
-    def __init__(self, cfg: TextureConfig, patch: int) -> None:
+    def __init__(self, d_width: int, patch: int, scales: int = 0) -> None:
         super().__init__()
-        self.scales = cfg.scales or num_scales(patch)
-        self.ds = nn.ModuleList([PatchDiscriminator(cfg.d_width) for _ in range(self.scales)])
+        self.scales = scales or num_scales(patch)
+        self.ds = nn.ModuleList([PatchDiscriminator(d_width) for _ in range(self.scales)])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = []

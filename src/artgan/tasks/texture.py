@@ -7,6 +7,7 @@ exemplar pixels and settings) and returns it ready to use.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Literal, overload
 
@@ -93,6 +94,8 @@ class TextureSynth:
                         return synth
                 except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
                     pass
+            # Whatever is left there is an interrupted or damaged earlier attempt.
+            shutil.rmtree(run, ignore_errors=True)
         else:
             run = Path(out)
         train_texture(ex, cfg, run, name=name, progress=progress)

@@ -39,7 +39,7 @@ from .recipe import PATCH_MODE_MAX_IMAGES, resolve as resolve_recipe
 from .console import say as _say, stop_on_signals as _stop_on_signals
 from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
-from .rundir import latest_run_dir, new_run_dir
+from .rundir import latest_run_dir, new_run_dir, truncate_stats
 from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
 
@@ -201,7 +201,7 @@ def train(
         random.seed(int(st["rng_python_seed"]))
         if monitor is not None and "monitor" in st:
             monitor.load_state_dict(st["monitor"])
-        _truncate_stats(run_dir / "stats.jsonl", nimg / 1000)
+        truncate_stats(run_dir / "stats.jsonl", nimg / 1000, key="kimg")
 
     ctx = StepContext(
         G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss,
@@ -412,18 +412,3 @@ def _log_row(sums: dict[str, torch.Tensor], n: int, nimg: int, step: int, sec: f
         row["aug/rt"] = ada.last_rt
     row["img_per_sec"] = round(rate, 2)
     return row
-
-
-def _truncate_stats(path: Path, kimg: float) -> None:
-    """On resume, drop stats logged after the checkpoint (they will be logged again)."""
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-        if isinstance(row, dict) and float(row.get("kimg", 0)) <= kimg + 1e-9:
-            keep.append(line)
-    atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode())

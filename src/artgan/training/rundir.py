@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+from ..imaging import atomic_write_bytes
 
 _RUN = re.compile(r"^(\d{5})-")
 
@@ -33,3 +36,19 @@ def latest_run_dir(root: Path) -> Path | None:
         return None
     runs = sorted((p for p in root.iterdir() if p.is_dir() and _RUN.match(p.name)), key=lambda p: p.name)
     return runs[-1] if runs else None
+
+
+def truncate_stats(path: Path, limit: float, key: str = "step") -> None:
+    """On resume, drop stats.jsonl rows logged after the checkpoint (``row[key] > limit``):
+    they will be logged again."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if isinstance(row, dict) and float(row.get(key, 0)) <= limit + 1e-9:
+            keep.append(line)
+    atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode())

@@ -1,6 +1,7 @@
 """Training a texture model on one exemplar (``artgan train-texture``).
 
-One step: G paints ``batch`` wrap-around canvases of 2 x ``patch`` px; D sees
+One step: G paints ``batch`` wrap-around canvases (2 x ``patch`` px, and wider than G's
+receptive field, so no pixel sees itself around the torus); D sees
 ``crops`` crops of each at random offsets (so crops straddle the wrap seams, and G
 learns to hide them) against as many random crops of the exemplar. G is updated on the
 same canvases right after D, which halves G's forward passes.
@@ -36,13 +37,14 @@ from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
 from ..models.texgan import MultiScaleDiscriminator, TextureGenerator
 from .checkpoint import CheckpointError, load_state, load_weights, write_folder
+from .rundir import truncate_stats
 from .console import say, stop_on_signals
-from .ema import update_ema
+from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
 
 TASK = "texture"
 MODEL_DIR = "model"
-MIN_EXEMPLAR = 32  # px on the shorter side: below this there is no texture left to learn
+MIN_EXEMPLAR = 48  # px on the shorter side: D's 32 px crops need room to move (17 x 17 positions)
 R1_INTERVAL = 4  # lazy R1: every N D steps, weighted by N
 SAVE_SECONDS = 60.0
 
@@ -85,7 +87,7 @@ def choose_patch(h: int, w: int) -> int:
     """D's crop side for an (h, w) exemplar: half its shorter side, in 32..96, a multiple of 8.
     Half leaves many distinct crops (D cannot memorise a handful), yet each crop still holds
     several texture elements (a brick and its mortar)."""
-    return max(32, min(96, (min(h, w) // 2) // 8 * 8, min(h, w) // 8 * 8))
+    return max(32, min(96, (min(h, w) // 2) // 8 * 8))
 
 
 def exemplar_key(exemplar: torch.Tensor, cfg: TextureConfig) -> str:
@@ -154,10 +156,11 @@ def train_texture(
     state: dict[str, Any] | None = None
     if resume:
         folder = resolve_texture_folder(run)
-        saved_cfg, _ = read_texture_config(folder)
+        saved_cfg, raw = read_texture_config(folder)
         cfg = replace(saved_cfg, minutes=cfg.minutes, steps=cfg.steps if cfg.steps else saved_cfg.steps,
                       threads=cfg.threads)
         exemplar = pil_to_tensor(load_image(folder / "exemplar.png"))
+        name = raw.get("exemplar", {}).get("name", name)
         state = load_state(folder)
     if exemplar is None:
         raise TextureError("no exemplar given (only a resumed run may omit it)")
@@ -166,18 +169,23 @@ def train_texture(
         raise TextureError(f"{name}: the exemplar is {w}x{h}; it needs at least {MIN_EXEMPLAR} px on each side")
     if cfg.patch == 0:
         cfg = replace(cfg, patch=choose_patch(h, w))
-    if cfg.patch > min(h, w):
-        raise TextureError(f"patch {cfg.patch} px does not fit the {w}x{h} exemplar; use a smaller --patch")
+    if cfg.patch > min(h, w) - 16:
+        raise TextureError(f"patch {cfg.patch} px leaves too few distinct crops of the {w}x{h} exemplar; "
+                           f"use --patch {max(16, (min(h, w) - 16) // 8 * 8)} or less")
     cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     keep_freed_memory()
+    if not resume and (run / MODEL_DIR).exists():
+        raise TextureError(f"{run} already holds a texture run; continue it with --resume or choose another --out")
     run.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        truncate_stats(run / "stats.jsonl", int(state["step"]))
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     G = TextureGenerator(cfg)
-    D = MultiScaleDiscriminator(cfg, cfg.patch)
+    D = MultiScaleDiscriminator(cfg.d_width, cfg.patch, cfg.scales)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
@@ -192,7 +200,8 @@ def train_texture(
         torch.set_rng_state(state["torch_rng"])
         step, seconds = int(state["step"]), float(state["seconds"])
 
-    canvas = 2 * cfg.patch  # wider than G's reach, so no pixel sees itself around the torus
+    # Wider than G's receptive field, so no pixel sees itself around the torus in training.
+    canvas = -(-max(2 * cfg.patch, 2 * G.reach + G.cell) // G.cell) * G.cell
     ex_png = _png_bytes(exemplar)
     meta = {"name": name, "size": [h, w], "sha256": hashlib.sha256(ex_png).hexdigest()}
 
@@ -225,14 +234,13 @@ def train_texture(
     sums = torch.zeros(3)
     n_sums = 0
     reason = "budget reached"
-    beta = 0.5 ** (1.0 / cfg.ema_steps)
     try:
         with stop_on_signals() as flag:
             while (time.time() - start) < budget and (cfg.steps is None or step < cfg.steps):
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
                     break
-                fake_canvas = G(G.sample_noise(cfg.batch, (canvas, canvas), gen))  # (B, 3, 2P, 2P)
+                fake_canvas = G(G.sample_noise(cfg.batch, (canvas, canvas), gen))  # (B, 3, canvas, canvas)
                 fake = wrapped_crops(fake_canvas, cfg.crops, cfg.patch, gen)  # (B*crops, 3, P, P)
                 real = random_crops(exemplar, fake.shape[0], cfg.patch, gen)
 
@@ -257,8 +265,8 @@ def train_texture(
                 loss_g.backward()
                 opt_g.step()
                 D.requires_grad_(True)
-                # EMA with a short warm-up: the average never lags more than ~30% of the run.
-                update_ema(G_ema, G, min(beta, 0.5 ** (1.0 / max(1.0, 0.3 * step))))
+                # Half-life in steps, at most 30% of the run so far (early averages are not stale).
+                update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
 
                 sums += torch.stack([loss_d.detach(), loss_g.detach(), r1.detach()])
@@ -286,7 +294,8 @@ def train_texture(
     seconds += time.time() - start
 
     quality = measure(G_ema, exemplar, cfg)
-    folder = save(seconds, final=True, quality=quality)
+    # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
+    folder = save(seconds, final=reason == "budget reached", quality=quality)
     write_preview(G_ema, exemplar, run / "preview.png", cfg)
     say(
         f"{reason}: {step} steps in {seconds / 60:.1f} min. Patch SWD x1e3 to the exemplar "
