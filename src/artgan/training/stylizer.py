@@ -313,15 +313,16 @@ def apply(G: StyleNet, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(G: StyleNet, style: torch.Tensor, contents: Sequence[torch.Tensor], side: int = 256) -> dict[str, float]:
-    """Mean style distance (output vs style, and input vs style), content SSIM and edge F1
-    over ``contents`` scaled to ``side`` px on their longer side."""
+def measure(G: StyleNet, style: torch.Tensor, contents: Sequence[torch.Tensor], side: int = 256,
+            n: int = 128) -> dict[str, float]:
+    """Mean style distance (output vs style, and input vs style; ``n`` crops a side), content
+    SSIM and edge F1 over ``contents`` scaled to ``side`` px on their longer side."""
     rows = []
     for c in contents:
         c = fit_long_side(c, side, multiple=4)
         y = apply(G, c)
         patch = min(64, *c.shape[-2:], *style.shape[-2:])
-        rows.append((style_distance(y, style, patch=patch), style_distance(c, style, patch=patch),
+        rows.append((style_distance(y, style, patch=patch, n=n), style_distance(c, style, patch=patch, n=n),
                      content_ssim(y, c), edge_f1(y, c)))
     mean = [sum(r[i] for r in rows) / len(rows) for i in range(4)]
     return {"style_distance": round(mean[0], 2), "style_distance_input": round(mean[1], 2),
