@@ -53,9 +53,10 @@ def _commit() -> str | None:
 
 
 def _fit(img: torch.Tensor, side: int) -> torch.Tensor:
-    """(3, h, w) -> (3, side, side): scaled to fit, centred on grey."""
+    """(3, h, w) -> (3, side, side): at its own scale (the outputs' scale) if it fits,
+    else scaled down to fit; centred on grey."""
     _, h, w = img.shape
-    s = side / max(h, w)
+    s = min(1.0, side / max(h, w))
     small = F.interpolate(img[None], size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
                           antialias=True, align_corners=False)[0]
     out = torch.zeros(3, side, side)
@@ -91,11 +92,15 @@ def bench_one(path: Path, args: argparse.Namespace) -> tuple[dict, list[torch.Te
         "seam_exemplar": round(float(seam_error(ex[None])[0]), 3),
         "render_1024_s": round(statistics.median(times), 3),
     }
-    side = 192
+    return row, sheet_cells(synth, ex)
+
+
+def sheet_cells(synth: TextureSynth, ex: torch.Tensor, side: int = 192) -> list[torch.Tensor]:
+    """The exemplar at its own scale, then two outputs of ``side`` px each tiled 2x2."""
     cells = [_fit(ex, 2 * side)]
     for s in (0, 1):
         cells.append(synth(size=(side, side), seed=s, tileable=True, output="tensor").repeat(1, 2, 2))
-    return row, cells
+    return cells
 
 
 def main() -> int:
@@ -107,6 +112,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5, help="timed 1024 px renders per texture (median)")
     ap.add_argument("--only", default=None, help="comma list of file names or stems to run")
     ap.add_argument("--out", type=Path, default=Path("/tmp/artgan-texture-bench"))
+    ap.add_argument("--sheet-only", action="store_true", help="only redraw sheet.png from the runs already in --out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = Path(args.data)
@@ -118,6 +124,12 @@ def main() -> int:
         log(f"no images in {data}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.sheet_only:
+        cells = []
+        for path in files:
+            cells += sheet_cells(TextureSynth.from_pretrained(args.out / "runs" / path.stem), load_exemplar(path))
+        log(f"sheet: {save_png(make_grid(torch.stack(cells), nrow=3, pad=8), args.out / 'sheet.png')}")
+        return 0
     machine = machine_info()
     rows, cells = [], []
     for i, path in enumerate(files):

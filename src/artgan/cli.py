@@ -203,6 +203,9 @@ def cmd_train_texture(a: argparse.Namespace) -> int:
 
     cfg = _texture_config(a)
     if a.resume:
+        given = [f for f in ("exemplar", "from_image", "region", "patch", "train_seed") if getattr(a, f) is not None]
+        if given:
+            print("warning: resuming keeps the run's exemplar and settings; ignoring " + ", ".join(given), file=sys.stderr)
         folder = train_texture(None, cfg, a.out, resume=True, progress=not a.no_progress)
     else:
         src, region = _texture_source(a)
@@ -223,6 +226,10 @@ def cmd_texture(a: argparse.Namespace) -> int:
     if a.n < 1:
         raise ValueError("--n must be at least 1")
     if a.model:
+        given = [f for f in ("exemplar", "from_image", "region", "minutes", "steps", "patch") if getattr(a, f)]
+        if given or a.retrain:
+            print("warning: --model uses that trained model as it is; ignoring "
+                  + ", ".join(given + (["retrain"] if a.retrain else [])), file=sys.stderr)
         synth = TextureSynth.from_pretrained(a.model)
         stem = Path(synth.info.get("exemplar", {}).get("name", "texture")).stem
     else:
@@ -240,8 +247,9 @@ def cmd_texture(a: argparse.Namespace) -> int:
         path = save_png(img, out / f"{stem}-seed{seed}.png", metadata=meta)
         print(path)
         # The contact sheet shows each output tiled 2x2 (a seam would show as a cross), at most 512 px.
-        small = torch.nn.functional.interpolate(img[None], scale_factor=min(1.0, 256 / max(h, w)), mode="bilinear",
-                                                antialias=True, align_corners=False)[0]
+        k = min(1.0, 256 / max(h, w))
+        small = torch.nn.functional.interpolate(img[None], size=(max(1, round(h * k)), max(1, round(w * k))),
+                                                mode="bilinear", antialias=True, align_corners=False)[0]
         previews.append(small.repeat(1, 2, 2))
     sheet = save_png(make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id})
     print(f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"

@@ -20,6 +20,10 @@ from torch import nn
 from ..config import TextureConfig
 from .common import init_he
 
+# Bump when the network changes in a way old weights would load into silently (same
+# parameter shapes, different meaning): it is part of every texture model's cache key.
+ARCH_VERSION = 2
+
 
 def wrap_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """``conv`` (a 3x3 with padding=0) applied with one pixel of wrap-around padding."""
@@ -140,8 +144,8 @@ def wrap_resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 class PatchDiscriminator(nn.Module):
-    """image (B, 3, P, P) -> logits (B, P/4 - 2, P/4 - 2)-ish map, flattened to (B, N).
-    Each logit judges a patch of about 34x34 input pixels."""
+    """image (B, 3, P, P) -> a (P/4 x P/4) map of logits, flattened to (B, P*P/16).
+    Each logit judges a patch of about 26 x 26 input pixels."""
 
     def __init__(self, width: int) -> None:
         super().__init__()

@@ -27,7 +27,9 @@ from ..training.texture import (
 )
 from ..training.console import say
 
-MAX_SIDE = 8192  # px: a 8192^2 canvas needs ~4 GiB of activations; tile larger sizes yourself
+# px: at 8192^2 one 16-channel full-size feature map is 4 GiB and about three are alive at
+# once (~12 GiB peak); tile larger sizes yourself.
+MAX_SIDE = 8192
 
 
 def cache_root() -> Path:

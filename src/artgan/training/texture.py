@@ -35,7 +35,8 @@ from ..data.crops import random_crops, wrapped_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, save_png, tensor_to_pil
 from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
-from ..models.texgan import MultiScaleDiscriminator, TextureGenerator
+from .. import __version__
+from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
 from .checkpoint import CheckpointError, load_state, load_weights, write_folder
 from .rundir import truncate_stats
 from .console import say, stop_on_signals
@@ -93,6 +94,7 @@ def choose_patch(h: int, w: int) -> int:
 def exemplar_key(exemplar: torch.Tensor, cfg: TextureConfig) -> str:
     """A hash of the exemplar's pixels and every training setting: the cache key."""
     h = hashlib.sha256()
+    h.update(f"texgan-{ARCH_VERSION}".encode())
     h.update(str(tuple(exemplar.shape)).encode())
     h.update(((exemplar + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
     settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}  # threads change speed, not the model
@@ -120,6 +122,9 @@ def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
         )
     if raw.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    if raw.get("arch_version", ARCH_VERSION) != ARCH_VERSION:
+        raise CheckpointError(f"{path}: a texture model from another version of the network "
+                              f"({raw.get('arch_version')} vs {ARCH_VERSION}); train it again")
     try:
         return texture_config_from_dict(raw["texture"]).validate(), raw
     except (KeyError, TypeError, ConfigError) as exc:
@@ -207,7 +212,8 @@ def train_texture(
 
     def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
         config = {
-            "format_version": FORMAT_VERSION, "task": TASK, "texture": to_dict(cfg), "exemplar": meta,
+            "format_version": FORMAT_VERSION, "task": TASK, "family": "texgan", "arch_version": ARCH_VERSION,
+            "artgan_version": __version__, "texture": to_dict(cfg), "exemplar": meta,
             "step": step, "seconds": round(total_seconds, 1), "complete": final,
         }
         if quality:
