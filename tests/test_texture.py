@@ -176,6 +176,11 @@ def test_model_folder_resume_and_api(tmp_path: Path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(TextureError, match="already holds"):
         train_texture(ex, TINY, tmp_path / "run", progress=False)
+    # Handed to the image generator, a texture model is named for what it is.
+    from artgan.tasks.generate import Generator
+
+    with pytest.raises(CheckpointError, match="a texture model, not an image generator"):
+        Generator.from_pretrained(folder)
     synth = TextureSynth.from_pretrained(tmp_path / "run")
     img = synth(size=(30, 50), seed=1)
     assert img.size == (50, 30)

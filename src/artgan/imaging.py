@@ -26,6 +26,7 @@ __all__ = [
     "pil_to_tensor",
     "tensor_to_pil",
     "make_grid",
+    "png_bytes",
     "save_png",
     "atomic_write_bytes",
 ]
@@ -191,16 +192,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def save_png(
-    image: Image.Image | torch.Tensor,
-    path: str | os.PathLike,
-    *,
-    metadata: dict[str, str] | None = None,
-) -> Path:
-    """Save an image as PNG atomically, with provenance text chunks (never file paths).
-
-    ``image`` is a PIL image or a tensor (3, H, W) in [-1, 1].
-    """
+def png_bytes(image: Image.Image | torch.Tensor, metadata: dict[str, str] | None = None) -> bytes:
+    """An image (PIL, or a tensor (3, H, W) in [-1, 1]) encoded as PNG, with provenance
+    text chunks (the artgan version plus ``metadata``; never file paths)."""
     from . import __version__  # local: keeps import order one-way at module load
 
     img = tensor_to_pil(image) if isinstance(image, torch.Tensor) else image
@@ -211,7 +205,17 @@ def save_png(
         info.add_text(str(key), str(value))
     buf = io.BytesIO()
     img.save(buf, format="PNG", pnginfo=info, compress_level=4)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_png(
+    image: Image.Image | torch.Tensor,
+    path: str | os.PathLike,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Save an image as PNG atomically, with provenance text chunks (see :func:`png_bytes`)."""
+    atomic_write_bytes(path, png_bytes(image, metadata))
     return Path(path)
 
 

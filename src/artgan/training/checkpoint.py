@@ -215,13 +215,25 @@ def resolve_model_folder(path: str | os.PathLike, which: str = "latest") -> Path
     )
 
 
-def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
-    """(ModelConfig, raw dict) from a model folder's config.json, with clear errors."""
+def read_config_json(folder: Path) -> dict[str, Any]:
+    """A model folder's config.json as a dict; a missing or damaged file is a CheckpointError."""
     path = folder / "config.json"
     try:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: cannot read config ({exc}); the model folder is damaged") from exc
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: not a config object; the model folder is damaged")
+    return raw
+
+
+def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
+    """(ModelConfig, raw dict) from a generator model folder's config.json, with clear errors."""
+    path = folder / "config.json"
+    raw = read_config_json(folder)
+    if raw.get("task") not in (None, "generate"):
+        raise CheckpointError(f"{folder}: a {raw['task']} model, not an image generator; "
+                              f"use it with `artgan {raw['task']} --model ...`")
     try:
         return read_model_file_dict(raw, str(path)), raw
     except ConfigError as exc:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import math
 import time
@@ -32,12 +31,12 @@ import torch
 
 from ..config import FORMAT_VERSION, ConfigError, TextureConfig, texture_config_from_dict, to_dict
 from ..data.crops import random_crops, wrapped_crops
-from ..imaging import load_image, make_grid, pil_to_tensor, save_png, tensor_to_pil
+from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
 from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
 from .. import __version__
 from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
-from .checkpoint import CheckpointError, load_state, load_weights, write_folder
+from .checkpoint import CheckpointError, load_state, load_weights, read_config_json, write_folder
 from .rundir import truncate_stats
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
@@ -102,19 +101,10 @@ def exemplar_key(exemplar: torch.Tensor, cfg: TextureConfig) -> str:
     return h.hexdigest()[:20]
 
 
-def _png_bytes(t: torch.Tensor) -> bytes:
-    buf = io.BytesIO()
-    tensor_to_pil(t).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
     """(TextureConfig, raw dict) of a texture model folder, with errors that say what is wrong."""
     path = folder / "config.json"
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot read config ({exc}); the model folder is damaged") from exc
+    raw = read_config_json(folder)
     if raw.get("task") != TASK:
         raise CheckpointError(
             f"{folder}: not a texture model (task {raw.get('task', 'generate')!r}); "
@@ -207,7 +197,7 @@ def train_texture(
 
     # Wider than G's receptive field, so no pixel sees itself around the torus in training.
     canvas = -(-max(2 * cfg.patch, 2 * G.reach + G.cell) // G.cell) * G.cell
-    ex_png = _png_bytes(exemplar)
+    ex_png = png_bytes(exemplar)
     meta = {"name": name, "size": [h, w], "sha256": hashlib.sha256(ex_png).hexdigest()}
 
     def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
