@@ -1,4 +1,5 @@
-"""The ``artgan`` command: train, generate, evaluate, demo, texture, train-texture, families.
+"""The ``artgan`` command: train, generate, evaluate, demo, texture, train-texture, stylize,
+train-stylizer, families.
 
 Every subcommand builds its inputs and calls the same objects as the Python API.
 """
@@ -268,6 +269,116 @@ def _add_texture_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def _stylizer_config(a: argparse.Namespace):
+    from .config import StylizerConfig
+
+    kw = {k: v for k, v in {"minutes": a.minutes, "steps": a.steps, "seed": getattr(a, "train_seed", None),
+                             "threads": a.threads}.items() if v is not None}
+    if a.steps is not None and a.minutes is None:
+        kw["minutes"] = None
+    return StylizerConfig(**kw).validate()
+
+
+def cmd_train_stylizer(a: argparse.Namespace) -> int:
+    from .imaging import load_image, pil_to_tensor
+    from .training.stylizer import train_stylizer
+
+    cfg = _stylizer_config(a)
+    if a.resume:
+        folder = train_stylizer(None, [], cfg, a.out, resume=True, progress=not a.no_progress)
+    else:
+        if not a.style:
+            raise ValueError("give --style PAINTING: the image whose style to learn")
+        style = pil_to_tensor(load_image(a.style))
+        contents = [pil_to_tensor(load_image(p)) for p in a.content]
+        folder = train_stylizer(style, contents, cfg, a.out, name=Path(a.style).name, progress=not a.no_progress)
+    print(folder.parent)
+    return 0
+
+
+def _stylize_perceptual(a: argparse.Namespace) -> int:
+    """``stylize --perceptual vgg19``: optimise each photo (Gatys et al.) with local VGG-19 weights."""
+    import torch
+
+    from .imaging import load_image, save_png
+    from .tasks.perceptual import DEFAULT_STEPS, NeuralStyle
+
+    if not a.content:
+        raise ValueError("give one or more CONTENT images to stylise")
+    if not a.style:
+        raise ValueError("--perceptual needs --style PAINTING: the image whose style to apply")
+    if a.model:
+        raise ValueError("--model is a trained stylizer and --perceptual optimises each photo with VGG-19: give one of them")
+    if not 0.0 <= a.strength <= 1.0:
+        raise ValueError(f"--strength must be in [0, 1], got {a.strength}")
+    ignored = [f"--{k}" for k in ("minutes", "retrain") if getattr(a, k)]
+    if ignored:
+        print(f"warning: --perceptual trains nothing; ignoring {', '.join(ignored)} (--steps sets its iterations)",
+              file=sys.stderr)
+    images = [(Path(p), load_image(p)) for p in a.content]  # every file checked before the slow part
+    names = [p.stem for p, _ in images]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"several content files share the name {dupes[0]!r}; their outputs would overwrite each other")
+    style = load_image(a.style)
+    ns = NeuralStyle.from_pretrained(a.vgg_weights)  # VGGWeightsError is a ValueError: exit 2
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    steps = a.steps if a.steps is not None else DEFAULT_STEPS
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"artgan:model": f"perceptual:{a.perceptual}", "artgan:steps": str(steps),
+            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower()}
+    for path, img in images:
+        t0 = time.perf_counter()
+        y = ns(img, style, a.strength, preserve_color=a.preserve_color, size=a.size, steps=steps,
+               progress=not a.no_progress, output="tensor")
+        dst = save_png(y, out / f"{path.stem}.png", metadata=meta)
+        print(f"{dst} ({y.shape[-1]}x{y.shape[-2]}, {time.perf_counter() - t0:.2f} s)")
+    return 0
+
+
+def cmd_stylize(a: argparse.Namespace) -> int:
+    if getattr(a, "perceptual", None):  # a Namespace built by hand may lack it
+        return _stylize_perceptual(a)
+    from .imaging import load_image, save_png
+    from .tasks.stylize import Stylizer
+
+    if not a.content:
+        raise ValueError("give one or more CONTENT images to stylise")
+    if not 0.0 <= a.strength <= 1.0:
+        raise ValueError(f"--strength must be in [0, 1], got {a.strength}")
+    images = [(Path(p), load_image(p)) for p in a.content]  # every file checked before any training
+    names = [p.stem for p, _ in images]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"several content files share the name {dupes[0]!r}; their outputs would overwrite each other")
+    if a.model:
+        st = Stylizer.from_pretrained(a.model)
+    elif a.style:
+        st = Stylizer.fit(a.style, [p for p, _ in images], config=_stylizer_config(a), cache=not a.retrain,
+                          progress=not a.no_progress)
+    else:
+        raise ValueError("give --style PAINTING (trains or reuses a stylizer) or --model RUN")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"artgan:model": f"stylizer:{st.info.get('style', {}).get('sha256', '')[:12]}",
+            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower()}
+    for path, img in images:
+        t0 = time.perf_counter()
+        y = st(img, a.strength, preserve_color=a.preserve_color, size=a.size, output="tensor")
+        dst = save_png(y, out / f"{path.stem}.png", metadata=meta)
+        print(f"{dst} ({y.shape[-1]}x{y.shape[-2]}, {time.perf_counter() - t0:.2f} s)")
+    return 0
+
+
+def _add_stylizer_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--minutes", type=float, default=None, help="training time (default 5)")
+    p.add_argument("--steps", type=int, default=None, help="stop after this many steps instead")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def cmd_families(a: argparse.Namespace) -> int:
     from .models import DEFAULT_FAMILY, FAMILIES
 
@@ -335,6 +446,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="use this trained texture run instead of training/caching")
     p.add_argument("--retrain", action="store_true", help="train afresh even if a cached model exists")
     p.set_defaults(func=cmd_texture)
+
+    p = sub.add_parser("stylize", help="photos in the style of a painting (trains or reuses a cached stylizer)")
+    p.add_argument("content", nargs="*", help="photos to stylise; outputs are named after them (photo.jpg -> photo.png)")
+    p.add_argument("--style", default=None, help="the painting whose style to apply")
+    p.add_argument("--model", default=None, help="a stylizer run from train-stylizer instead of --style")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = full style (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light and texture")
+    p.add_argument("--size", type=int, default=None, help="scale each photo so its longer side is this many px")
+    p.add_argument("--retrain", action="store_true", help="train afresh even if a cached stylizer exists")
+    p.add_argument("--perceptual", choices=("vgg19",), default=None,
+                   help="no stylizer: optimise each photo against VGG-19 features (Gatys et al.); needs local "
+                        "VGG-19 weights, nothing is downloaded; --steps sets the iterations (default 200)")
+    p.add_argument("--vgg-weights", default=None, metavar="PATH",
+                   help="torchvision's vgg19-dcbb9e9d.pth for --perceptual (default: $ARTGAN_VGG19, then the torch hub cache)")
+    _add_stylizer_train_args(p)
+    p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("train-stylizer", help="train a fast stylizer for one style image")
+    p.add_argument("content", nargs="*", help="photos to train on (default: generic procedural content)")
+    p.add_argument("--style", default=None, help="the painting whose style to learn")
+    p.add_argument("--out", required=True, help="run folder to create (model/, stats.jsonl, preview.png)")
+    p.add_argument("--seed", dest="train_seed", type=int, default=None, help="training seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last save")
+    _add_stylizer_train_args(p)
+    p.set_defaults(func=cmd_train_stylizer)
 
     p = sub.add_parser("families", help="list model families")
     p.set_defaults(func=cmd_families)

@@ -211,6 +211,69 @@ class TextureConfig:
         return min(self.max_width, self.width * 2 ** (self.levels - level))
 
 
+CONTENT_TERMS = ("luma", "nce", "cycle")
+
+
+@dataclass(frozen=True)
+class StylizerConfig:
+    """A feed-forward stylizer for one style image (models/stylenet.py) and its recipe.
+
+    G maps a photo to the same photo in the style; a multi-scale patch D compares its
+    outputs with crops of the style image; a content loss on blurred luminance keeps the
+    photo's light-and-dark structure while leaving colour and brushwork to the style.
+    """
+
+    width: int = 16  # G channels at full resolution (x2, x4 after its two downsamplings)
+    res_blocks: int = 4  # residual blocks at 1/4 resolution
+    d_width: int = 32
+    crop: int = 128  # training crops of content and style images, px (D sees whole crops)
+    batch: int = 4
+    lr: float = 2e-4
+    r1_gamma: float = 1.0
+    # What keeps the photo's content, '+'-joined: "luma" (L1 on blurred luminance), "nce"
+    # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
+    # the result back to the photo, as in CycleGAN; doubles the cost).
+    content: str = "luma"
+    content_weight: float = 10.0  # weight of the luma term, vs the adversarial term
+    content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
+    nce_weight: float = 1.0
+    nce_places: int = 128  # sampled places per encoder map
+    cycle_weight: float = 10.0
+    ema_steps: float = 50.0
+    train_side: int = 512  # images are scaled so their longer side is at most this for training
+    minutes: float | None = 5.0
+    steps: int | None = None
+    seed: int = 0
+    threads: int | None = None
+
+    def content_terms(self) -> list[str]:
+        return [t for t in self.content.split("+") if t]
+
+    def validate(self) -> "StylizerConfig":
+        if self.width < 4 or self.res_blocks < 0 or self.d_width < 4:
+            raise ConfigError("width >= 4, res_blocks >= 0 and d_width >= 4 are required")
+        if self.crop < 16 or self.crop % 4:
+            raise ConfigError("crop must be >= 16 px and a multiple of 4")
+        for name in ("lr", "ema_steps", "content_blur"):
+            v = getattr(self, name)
+            if not v > 0 or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a positive number")
+        if self.r1_gamma < 0 or self.content_weight < 0 or self.nce_weight < 0 or self.cycle_weight < 0 or self.batch < 1:
+            raise ConfigError("r1_gamma and the content weights must be >= 0, batch >= 1")
+        parts = self.content_terms()
+        if not parts or set(parts) - set(CONTENT_TERMS):
+            raise ConfigError(f"content must join some of {', '.join(CONTENT_TERMS)} with '+', got {self.content!r}")
+        if self.nce_places < 2:
+            raise ConfigError("nce_places must be >= 2")
+        if self.train_side < self.crop:
+            raise ConfigError("train_side must be at least crop")
+        if self.minutes is None and self.steps is None:
+            raise ConfigError("give a training budget: minutes or steps")
+        if (self.minutes is not None and not self.minutes > 0) or (self.steps is not None and self.steps < 1):
+            raise ConfigError("minutes and steps must be positive")
+        return self
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Dataclass -> plain JSON-able dict (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
@@ -241,6 +304,10 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
 
 def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
     return _from_dict(TextureConfig, d)
+
+
+def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
+    return _from_dict(StylizerConfig, d)
 
 
 def model_file_dict(model: ModelConfig) -> dict[str, Any]:

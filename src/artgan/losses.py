@@ -54,3 +54,16 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     # The gradient of the same weighted mean the losses use, per sample.
     (grad,) = torch.autograd.grad(_mean(real_logits) * real_logits.shape[0], real_images, create_graph=True)
     return grad.square().flatten(1).sum(1).mean()
+
+
+def patch_nce(query: torch.Tensor, key: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
+    """PatchNCE (Park et al. 2020, CUT): each output patch must pick out the input patch at
+    the same place among the other places of the same image.
+
+    ``query`` (B, N, C): projected features of N sampled places of the output; ``key``
+    (B, N, C): the same places of the input (no gradient needed). Both L2-normalised.
+    Returns the mean cross-entropy over B*N queries (scalar); log(N) for random features.
+    """
+    logits = torch.bmm(query, key.detach().transpose(1, 2)) / tau  # (B, N, N): the diagonal is positive
+    target = torch.arange(query.shape[1], device=query.device).expand(query.shape[0], -1)
+    return F.cross_entropy(logits.flatten(0, 1), target.flatten())

@@ -1,0 +1,110 @@
+"""StyleNet: a fully convolutional image-to-image generator for style transfer.
+
+photo (B, 3, H, W) -> stylised photo (B, 3, H, W), H and W multiples of 4. Two strided
+convs down, residual blocks at 1/4 resolution, two nearest-upsample convs up (the layout
+of Johnson et al. 2016's transformer net, without instance norm: per-image statistics
+would differ between the tiles of a large image and show as seams). The network predicts
+a change to the input rather than a new image, so at initialisation it is the identity
+and content survives from the first step. Reflection padding avoids dark borders.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import StylizerConfig
+from .common import init_he
+
+
+def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride))
+
+
+class ResBlock(nn.Module):
+    """(B, c, h, w) -> same; x + conv(lrelu(conv(x))) scaled small at init."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = _conv(c, c), _conv(c, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.leaky_relu(self.conv1(x), 0.2))
+
+
+class StyleNet(nn.Module):
+    """photo (B, 3, H, W) in [-1, 1] -> stylised (B, 3, H, W) in [-1, 1]; H, W multiples of 4."""
+
+    multiple = 4
+
+    def __init__(self, cfg: StylizerConfig) -> None:
+        super().__init__()
+        c = cfg.width
+        self.head = _conv(3, c, 7)
+        self.down1 = _conv(c, 2 * c, 3, 2)
+        self.down2 = _conv(2 * c, 4 * c, 3, 2)
+        self.blocks = nn.Sequential(*[ResBlock(4 * c) for _ in range(cfg.res_blocks)])
+        self.up1 = _conv(4 * c, 2 * c)
+        self.up2 = _conv(2 * c, c)
+        self.out = _conv(c, 3, 7)
+        self.apply(init_he)
+        with torch.no_grad():
+            for block in self.blocks:  # residual branches start small: a stable deep stack
+                block.conv2[1].weight.mul_(0.1)
+            self.out[1].weight.zero_()  # the identity at initialisation
+            self.out[1].bias.zero_()
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's feature maps for ``x`` (B, 3, H, W): full, 1/2, 1/4 resolution and
+        the middle of the residual stack, channels (c, 2c, 4c, 4c). PatchNCE compares
+        these between a photo and its stylised version."""
+        f1 = F.leaky_relu(self.head(x), 0.2)
+        f2 = F.leaky_relu(self.down1(f1), 0.2)
+        f3 = F.leaky_relu(self.down2(f2), 0.2)
+        f4 = self.blocks[: len(self.blocks) // 2](f3)
+        return [f1, f2, f3, f4]
+
+    def feature_channels(self) -> list[int]:
+        c = self.head[1].out_channels
+        return [c, 2 * c, 4 * c, 4 * c]
+
+    def forward(self, x: torch.Tensor, *, return_features: bool = False):
+        """(B, 3, H, W) -> (B, 3, H, W); with ``return_features`` also :meth:`encode`'s maps."""
+        feats = self.encode(x)
+        h = self.blocks[len(self.blocks) // 2 :](feats[3])
+        h = F.leaky_relu(self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)
+        h = F.leaky_relu(self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)
+        # Change the input in an unbounded space, then squash: identity when out() is 0.
+        y = torch.tanh(torch.atanh(x.clamp(-0.999, 0.999)) + self.out(h))
+        return (y, feats) if return_features else y
+
+
+class PatchProjector(nn.Module):
+    """Training-only heads for PatchNCE: for each encoder map (B, c_i, h_i, w_i), sample
+    ``n`` places and project their features with a small MLP to ``dim`` unit vectors.
+
+    The same places must be used for the photo and its stylised version, so sampling
+    takes explicit indices: :meth:`places` draws them, :meth:`forward` applies them.
+    """
+
+    def __init__(self, channels: list[int], dim: int = 128) -> None:
+        super().__init__()
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(c, dim), nn.ReLU(), nn.Linear(dim, dim)) for c in channels)
+
+    @staticmethod
+    def places(feats: list[torch.Tensor], n: int, gen: torch.Generator) -> list[torch.Tensor]:
+        """Per map, ``n`` (or all, if fewer) distinct flat positions (n_i,)."""
+        out = []
+        for f in feats:
+            hw = f.shape[-2] * f.shape[-1]
+            out.append(torch.randperm(hw, generator=gen)[: min(n, hw)])
+        return out
+
+    def forward(self, feats: list[torch.Tensor], places: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per map (B, n_i, dim), L2-normalised."""
+        out = []
+        for f, idx, mlp in zip(feats, places, self.mlps):
+            v = f.flatten(2)[:, :, idx].transpose(1, 2)  # (B, n_i, c_i)
+            out.append(F.normalize(mlp(v), dim=-1))
+        return out

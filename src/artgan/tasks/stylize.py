@@ -1,0 +1,177 @@
+"""A photo in the style of a painting: ``Stylizer.from_pretrained(run)(image, strength=0.8)``.
+
+``Stylizer.fit(style, contents)`` trains one (or reuses the cached model for the same
+style, content pixels and settings). Inference is fully convolutional; images larger than
+one tile are processed in overlapping tiles blended with feathered weights, so no seam
+shows and memory stays bounded at any size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Literal, Sequence, overload
+
+import torch
+from PIL import Image
+
+from ..config import StylizerConfig
+from ..imaging import load_image, pil_to_tensor, tensor_to_pil
+from ..models.stylenet import StyleNet
+from ..training.checkpoint import load_weights
+from ..training.console import say
+from ..training.stylizer import (
+    apply,
+    fit_long_side,
+    read_stylizer_config,
+    resolve_stylizer_folder,
+    stylizer_key,
+    train_stylizer,
+)
+from .texture import cache_root
+
+TILE = 512  # px per tile side, before the overlap
+OVERLAP = 64  # px shared by neighbouring tiles (the net's reach is ~40 px)
+MAX_SIDE = 8192
+
+
+def _ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """RGB (3, H, W) in [-1, 1] -> Y, Cb, Cr (3, H, W) (same scale)."""
+    r, g, b = x
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.stack([y, 0.564 * (b - y), 0.713 * (r - y)])
+
+
+def _rgb(ycc: torch.Tensor) -> torch.Tensor:
+    y, cb, cr = ycc
+    r = y + cr / 0.713
+    b = y + cb / 0.564
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b]).clamp(-1, 1)
+
+
+def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
+    """1-D blending weights of a tile: rising over the overlap except at the image's edges."""
+    w = torch.ones(n)
+    k = min(overlap, n // 2)
+    ramp = (torch.arange(k, dtype=torch.float32) + 0.5) / k
+    if not first:
+        w[:k] = ramp
+    if not last:
+        w[n - k :] = ramp.flip(0)
+    return w
+
+
+@torch.no_grad()
+def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP) -> torch.Tensor:
+    """Stylise (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
+    linear ramps over the overlaps. Images that fit in one tile run in one pass."""
+    _, h, w = x.shape
+    if h <= tile + overlap and w <= tile + overlap:
+        return apply(G, x)
+    out = torch.zeros_like(x)
+    weight = torch.zeros(1, h, w)
+    ys = list(range(0, max(1, h - overlap), tile)) or [0]
+    xs = list(range(0, max(1, w - overlap), tile)) or [0]
+    for y0 in ys:
+        y1 = min(h, y0 + tile + overlap)
+        for x0 in xs:
+            x1 = min(w, x0 + tile + overlap)
+            part = apply(G, x[:, y0:y1, x0:x1])
+            wy = _ramp(y1 - y0, overlap, y0 == 0, y1 == h)
+            wx = _ramp(x1 - x0, overlap, x0 == 0, x1 == w)
+            wt = (wy[:, None] * wx[None, :])[None]
+            out[:, y0:y1, x0:x1] += part * wt
+            weight[:, y0:y1, x0:x1] += wt
+    return out / weight.clamp_min(1e-8)
+
+
+class Stylizer:
+    """A trained stylizer.
+
+    Example::
+
+        st = Stylizer.from_pretrained("runs/starry")
+        img = st(Image.open("photo.jpg"), strength=0.8, size=1024)   # PIL image
+    """
+
+    def __init__(self, net: StyleNet, folder: Path | None = None, info: dict | None = None) -> None:
+        self.net = net.eval().requires_grad_(False)
+        self.folder = folder
+        self.info = info or {}
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> "Stylizer":
+        """Load from a stylizer run folder (``train-stylizer --out``) or its ``model/`` folder."""
+        folder = resolve_stylizer_folder(path)
+        cfg, raw = read_stylizer_config(folder)
+        net = StyleNet(cfg)
+        load_weights(net, folder / "G_ema.safetensors")
+        return cls(net, folder, raw)
+
+    @classmethod
+    def fit(
+        cls,
+        style: str | os.PathLike,
+        contents: Sequence[str | os.PathLike] = (),
+        *,
+        config: StylizerConfig | None = None,
+        cache: bool = True,
+        out: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> "Stylizer":
+        """Train for the ``style`` image on ``contents`` (photo files; none = generic
+        content) and return the model. With ``cache`` a model trained before on the same
+        pixels and settings is reused (under ``cache_root()/stylizers``)."""
+        cfg = (config or StylizerConfig()).validate()
+        st = pil_to_tensor(load_image(style))
+        cs = [pil_to_tensor(load_image(p)) for p in contents]
+        if out is None:
+            run = cache_root() / "stylizers" / stylizer_key(st, cs, cfg)
+            if cache:
+                try:
+                    model = cls.from_pretrained(run)
+                    if model.info.get("complete"):
+                        say(f"reusing the stylizer trained earlier for {Path(style).name} ({run})")
+                        return model
+                except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
+                    pass
+            # Whatever is left there is an interrupted or damaged earlier attempt.
+            shutil.rmtree(run, ignore_errors=True)
+        else:
+            run = Path(out)
+        train_stylizer(st, cs, cfg, run, name=Path(style).name, progress=progress)
+        return cls.from_pretrained(run)
+
+    @overload
+    def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
+                 size: int | None = ..., output: Literal["pil"] = ...) -> Image.Image: ...
+    @overload
+    def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
+                 size: int | None = ..., output: Literal["tensor"] = ...) -> torch.Tensor: ...
+
+    def __call__(self, image, strength: float = 1.0, *, preserve_color: bool = False, size: int | None = None,
+                 output: str = "pil"):
+        """Stylise ``image`` (PIL, or a tensor (3, H, W) in [-1, 1]).
+
+        ``strength`` in [0, 1] blends from the photo (0) to the full style (1);
+        ``preserve_color`` keeps the photo's colours and takes only the style's light and
+        texture; ``size`` scales the image so its longer side is that many px first.
+        """
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if output not in ("pil", "tensor"):
+            raise ValueError("output must be 'pil' or 'tensor'")
+        x = pil_to_tensor(image) if isinstance(image, Image.Image) else image.float()
+        if size is not None:
+            if not 8 <= size <= MAX_SIDE:
+                raise ValueError(f"size must be between 8 and {MAX_SIDE} px, got {size}")
+            x = fit_long_side(x, size)
+        if max(x.shape[-2:]) > MAX_SIDE:
+            raise ValueError(f"image is {x.shape[-1]}x{x.shape[-2]}; give size <= {MAX_SIDE}")
+        y = tiled_apply(self.net, x)
+        if preserve_color:
+            y = _rgb(torch.cat([_ycbcr(y)[:1], _ycbcr(x)[1:]]))
+        y = x + strength * (y - x)
+        return tensor_to_pil(y) if output == "pil" else y

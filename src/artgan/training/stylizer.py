@@ -1,0 +1,414 @@
+"""Training a stylizer for one style image (``artgan train-stylizer``, ``artgan stylize``).
+
+One step: G turns ``batch`` random crops of content images into stylised crops; a
+multi-scale patch D compares them with random crops of the style image; G also pays a
+content loss, L1 between the *blurred luminance* of its output and of its input, so the
+photo's light-and-dark layout survives while colour and fine texture are free to take the
+style. No pretrained network anywhere.
+
+Content images: the photos given by the user, or, with none, the bundled procedural
+paintings plus grey, colour-shifted crops of the style image itself (so G learns to
+repaint arbitrary colours and shapes into the style).
+
+Run folder layout as for textures: ``model/`` (config.json with task "stylize", weights,
+``style.png``, training state), ``stats.jsonl``, ``preview.png``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..config import FORMAT_VERSION, ConfigError, StylizerConfig, stylizer_config_from_dict, to_dict
+from ..data.crops import random_crops
+from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
+from ..losses import d_loss, g_loss, patch_nce, r1_penalty
+from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
+from ..models.stylenet import PatchProjector, StyleNet
+from ..models.texgan import MultiScaleDiscriminator
+from .checkpoint import CheckpointError, load_state, load_weights, read_config_json, write_folder
+from .rundir import truncate_stats
+from .console import say, stop_on_signals
+from .ema import ema_beta, update_ema
+from .memory import keep_freed_memory
+
+TASK = "stylize"
+MODEL_DIR = "model"
+R1_INTERVAL = 4
+SAVE_SECONDS = 60.0
+
+
+def fit_long_side(img: torch.Tensor, side: int, *, multiple: int = 1) -> torch.Tensor:
+    """(3, H, W) -> scaled so the longer side is ``side`` (antialiased), both sides rounded
+    to a ``multiple``."""
+    _, h, w = img.shape
+    s = side / max(h, w)
+    nh, nw = max(multiple, round(h * s / multiple) * multiple), max(multiple, round(w * s / multiple) * multiple)
+    if (nh, nw) == (h, w):
+        return img
+    return F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)[0].clamp(-1, 1)
+
+
+def _shrink(img: torch.Tensor, side: int) -> torch.Tensor:
+    return fit_long_side(img, side) if max(img.shape[-2:]) > side else img
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), reflect-padded."""
+    r = max(1, int(math.ceil(2.5 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float) -> torch.Tensor:
+    """L1 between the blurred luminance of ``out`` and ``src`` (B, 3, H, W)."""
+    return (_gaussian_blur(luminance(out), sigma) - _gaussian_blur(luminance(src), sigma)).abs().mean()
+
+
+def generic_contents(style: torch.Tensor, n: int = 16, size: int = 256) -> list[torch.Tensor]:
+    """Content images for training without photos: procedural paintings (shapes, skies,
+    strokes) and the style image in grey. Colour shifts are added per crop in training."""
+    from ..data.procedural import draw_artwork
+
+    out = [pil_to_tensor(draw_artwork(seed, size)) for seed in range(n)]
+    grey = luminance(style[None])[0].expand(3, -1, -1).contiguous()
+    return out + [grey]
+
+
+def _colour_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random per-crop channel gains and offsets (B, 3, H, W): content of any colour."""
+    b = x.shape[0]
+    gain = 0.6 + 0.8 * torch.rand(b, 3, 1, 1, generator=gen)
+    shift = 0.4 * (torch.rand(b, 3, 1, 1, generator=gen) - 0.5)
+    return (x * gain + shift).clamp(-1, 1)
+
+
+def stylizer_key(style: torch.Tensor, contents: Sequence[torch.Tensor], cfg: StylizerConfig) -> str:
+    """Hash of the style pixels, the content pixels and every training setting: the cache key."""
+    h = hashlib.sha256()
+    for t in [style, *contents]:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(((t + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
+    settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def read_stylizer_config(folder: Path) -> tuple[StylizerConfig, dict[str, Any]]:
+    path = folder / "config.json"
+    raw = read_config_json(folder)
+    if raw.get("task") != TASK:
+        raise CheckpointError(
+            f"{folder}: not a stylizer (task {raw.get('task', 'generate')!r}); "
+            "train one with `artgan train-stylizer --style PAINTING --out RUN`"
+        )
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    try:
+        return stylizer_config_from_dict(raw["stylizer"]).validate(), raw
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path}: bad stylizer section ({exc})") from exc
+
+
+def resolve_stylizer_folder(path: str | Path) -> Path:
+    p = Path(path)
+    for cand in (p, p / MODEL_DIR, p / f".old-{MODEL_DIR}"):
+        if (cand / "config.json").is_file() and (cand / "G_ema.safetensors").is_file():
+            return cand
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such folder; give a stylizer run folder from `artgan train-stylizer`")
+    raise CheckpointError(f"{p}: no stylizer here (expected {MODEL_DIR}/config.json and G_ema.safetensors)")
+
+
+def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float) -> torch.Tensor:
+    """D's loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its scales;
+    with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
+    real.requires_grad_(r1_gamma > 0)
+    real_maps, fake_maps = D(real), D(fake.detach())
+    loss = sum(d_loss(r.flatten(), f.flatten()) for r, f in zip(real_maps, fake_maps)) / D.scales
+    if r1_gamma > 0:
+        per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)
+        loss = loss + 0.5 * r1_gamma * R1_INTERVAL * r1_penalty(per_sample, real)
+    return loss
+
+
+def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor) -> torch.Tensor:
+    return sum(g_loss(f.flatten()) for f in D(fake)) / D.scales
+
+
+def _nce(G: StyleNet, proj: PatchProjector, x_feats: list[torch.Tensor], y: torch.Tensor, n: int,
+         gen: torch.Generator) -> torch.Tensor:
+    """PatchNCE between the input's encoder maps and the output's, averaged over maps."""
+    places = proj.places(x_feats, n, gen)
+    keys = proj([f.detach() for f in x_feats], places)
+    queries = proj(G.encode(y), places)
+    return sum(patch_nce(q, k) for q, k in zip(queries, keys)) / len(keys)
+
+
+def _as_list(styles: torch.Tensor | Sequence[torch.Tensor] | None) -> list[torch.Tensor]:
+    if styles is None:
+        return []
+    if isinstance(styles, torch.Tensor):
+        return [styles] if styles.dim() == 3 else list(styles)
+    return list(styles)
+
+
+def train_stylizer(
+    style: torch.Tensor | Sequence[torch.Tensor] | None,
+    contents: Sequence[torch.Tensor],
+    cfg: StylizerConfig,
+    out: str | Path,
+    *,
+    name: str = "style",
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train a stylizer for ``style``: one image (3, H, W) in [-1, 1], or a collection of
+    them (a translator: D judges crops of any of them), on ``contents`` (each (3, h, w);
+    empty = generic content). Returns the model folder. ``resume`` continues the run in
+    ``out``: its config wins, and a one-image run's saved style is used; a collection
+    must be given again."""
+    run = Path(out)
+    state: dict[str, Any] | None = None
+    styles = _as_list(style)
+    if resume:
+        folder = resolve_stylizer_folder(run)
+        saved, raw = read_stylizer_config(folder)
+        cfg = replace(saved, minutes=cfg.minutes, steps=cfg.steps or saved.steps, threads=cfg.threads)
+        if (folder / "style.png").is_file():
+            styles = [pil_to_tensor(load_image(folder / "style.png"))]
+        elif not styles:
+            raise ValueError(f"{run} was trained on a collection of style images: give them again to resume")
+        name = raw.get("style", {}).get("name", name)
+        state = load_state(folder)
+    if not styles:
+        raise ValueError("no style image given (only a resumed run may omit it)")
+    cfg.validate()
+    terms = cfg.content_terms()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    keep_freed_memory()
+
+    def fit(img: torch.Tensor) -> torch.Tensor:
+        img = _shrink(img, cfg.train_side)
+        if min(img.shape[-2:]) < cfg.crop:  # too small for a crop: scale up to just fit one
+            img = fit_long_side(img, max(img.shape[-2:]) * cfg.crop // min(img.shape[-2:]) + 1)
+        return img
+
+    styles = [fit(s) for s in styles]
+    user_contents = [_shrink(c, cfg.train_side) for c in contents]
+    pool = [fit(c) for c in (user_contents or generic_contents(styles[0]))]
+    if not resume and (run / MODEL_DIR).exists():
+        raise ValueError(f"{run} already holds a stylizer run; continue it with --resume or choose another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        truncate_stats(run / "stats.jsonl", int(state["step"]))
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    G = StyleNet(cfg)
+    D = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
+    modules: dict[str, torch.nn.Module] = {"G": G, "D": D}
+    if "nce" in terms:
+        modules["P"] = PatchProjector(G.feature_channels())
+    if "cycle" in terms:  # the way back: painting -> photo, judged by a photo discriminator
+        modules["G_back"] = StyleNet(cfg)
+        modules["D_back"] = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    g_params = [p for k, m in modules.items() if not k.startswith("D") for p in m.parameters()]
+    d_params = [p for k, m in modules.items() if k.startswith("D") for p in m.parameters()]
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(0.5, 0.99))
+    step, seconds = 0, 0.0
+    if state is not None:
+        folder = resolve_stylizer_folder(run)
+        for key, module in [*modules.items(), ("G_ema", G_ema)]:
+            load_weights(module, folder / f"{key}.safetensors")
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        step, seconds = int(state["step"]), float(state["seconds"])
+
+    one_style = len(styles) == 1
+    style_png = png_bytes(styles[0]) if one_style else b""
+    digest = hashlib.sha256()
+    for s in styles:
+        digest.update(png_bytes(s) if not one_style else style_png)
+    meta = {"name": name, "images": len(styles), "size": list(styles[0].shape[-2:]), "sha256": digest.hexdigest(),
+            "contents": len(user_contents)}
+
+    def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
+        config: dict[str, Any] = {"format_version": FORMAT_VERSION, "task": TASK, "stylizer": to_dict(cfg),
+                                  "style": meta, "step": step, "seconds": round(total_seconds, 1), "complete": final}
+        if quality:
+            config["quality"] = quality
+        st = {"step": step, "seconds": total_seconds, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+              "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}
+        return write_folder(run / MODEL_DIR, config=config, modules={"G_ema": G_ema, **modules}, state=st,
+                            files={"style.png": style_png} if one_style else {})
+
+    def real_crops(n: int) -> torch.Tensor:
+        idx = torch.randint(len(styles), (n,), generator=gen).tolist()
+        return torch.cat([random_crops(styles[i], 1, cfg.crop, gen) for i in idx])
+
+    def flip(t: torch.Tensor) -> torch.Tensor:
+        return torch.where((torch.rand(t.shape[0], generator=gen) < 0.5).view(-1, 1, 1, 1), t.flip(-1), t)
+
+    budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
+    what = name if one_style else f"{name} ({len(styles)} style images)"
+    say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
+        f"content kept by {cfg.content}, "
+        + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps") + (f" (resuming at step {step})" if step else ""))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=None if cfg.minutes is None else int(budget), unit="s", disable=not progress,
+               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")
+    stats = open(run / "stats.jsonl", "a", encoding="utf-8")
+    start = time.time()
+    last_save = last_log = last_tick = start
+    names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms)]
+    sums = torch.zeros(len(names))
+    n_sums = 0
+    reason = "budget reached"
+    try:
+        with stop_on_signals() as flag:
+            while (time.time() - start) < budget and (cfg.steps is None or step < cfg.steps):
+                if flag["stop"]:
+                    reason = f"stopped by {flag['stop']}"
+                    break
+                idx = torch.randint(len(pool), (cfg.batch,), generator=gen).tolist()
+                x = torch.cat([random_crops(pool[i], 1, cfg.crop, gen) for i in idx])
+                if not user_contents:
+                    x = _colour_shift(x, gen)
+                x, real = flip(x), flip(real_crops(cfg.batch))
+                y, x_feats = G(x, return_features=True)
+                do_r1 = cfg.r1_gamma > 0 and step % R1_INTERVAL == 0
+                gamma = cfg.r1_gamma if do_r1 else 0.0
+                if "cycle" in terms:
+                    back = modules["G_back"](real)  # painting -> photo
+                    loss_d = _d_loss(D, real, y, gamma) + _d_loss(modules["D_back"], x, back, gamma)
+                else:
+                    loss_d = _d_loss(D, real, y, gamma)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+
+                for m in d_params:
+                    m.requires_grad_(False)
+                adv = _g_adv(D, y)
+                parts = []
+                for t in terms:
+                    if t == "luma":
+                        parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur))
+                    elif t == "nce":
+                        parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, cfg.nce_places, gen))
+                    else:  # cycle: both ways round, and the way back must fool the photo critic
+                        Gb = modules["G_back"]
+                        adv = adv + _g_adv(modules["D_back"], back)
+                        parts.append(cfg.cycle_weight * ((Gb(y) - x).abs().mean() + (G(back) - real.detach()).abs().mean()))
+                loss_g = adv + sum(parts)
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                for m in d_params:
+                    m.requires_grad_(True)
+                # Half-life in steps, at most 30% of the run so far (early averages are not stale).
+                update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
+                step += 1
+
+                sums += torch.stack([loss_d.detach(), adv.detach(), *(p.detach() for p in parts)])
+                n_sums += 1
+                now = time.time()
+                if now - last_log >= 10.0:
+                    m = (sums / n_sums).tolist()
+                    row = {"step": step, "sec": round(seconds + now - start, 1),
+                           **{k: round(v, 4) for k, v in zip(names, m)},
+                           "steps_per_sec": round(n_sums / (now - last_log), 2)}
+                    stats.write(json.dumps(row) + "\n")
+                    stats.flush()
+                    bar.set_postfix_str(f"step {step}, " + ", ".join(f"{k[5:]} {v:.2f}" for k, v in zip(names, m)))
+                    sums.zero_()
+                    n_sums = 0
+                    last_log = now
+                bar.update(now - last_tick)
+                last_tick = now
+                if now - last_save >= SAVE_SECONDS:
+                    save(seconds + now - start)
+                    last_save = time.time()
+    finally:
+        bar.close()
+        stats.close()
+    seconds += time.time() - start
+
+    evals = (user_contents or generic_contents(styles[0], n=4))[:4]
+    quality = measure(G_ema, styles[:4], evals)
+    # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
+    folder = save(seconds, final=reason == "budget reached", quality=quality)
+    write_preview(G_ema, evals, run / "preview.png")
+    say(f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
+        f"(unstylised {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
+        f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}")
+    return folder
+
+
+@torch.no_grad()
+def apply(G: StyleNet, x: torch.Tensor) -> torch.Tensor:
+    """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W)."""
+    _, h, w = x.shape
+    ph, pw = (-h) % G.multiple, (-w) % G.multiple
+    xp = F.pad(x[None], (0, pw, 0, ph), mode="reflect") if ph or pw else x[None]
+    return G(xp)[0, :, :h, :w]
+
+
+@torch.no_grad()
+def measure(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
+            side: int = 256, n: int = 128) -> dict[str, float]:
+    """Mean style distance (output vs style, and input vs style; ``n`` crops a side; for
+    several style images, the mean over them), content SSIM and edge F1 over ``contents``
+    scaled to ``side`` px on their longer side."""
+    styles = _as_list(style)
+    rows = []
+    for c in contents:
+        c = fit_long_side(c, side, multiple=4)
+        y = apply(G, c)
+        dist = [0.0, 0.0]
+        for s in styles:
+            patch = min(64, *c.shape[-2:], *s.shape[-2:])
+            dist[0] += style_distance(y, s, patch=patch, n=n) / len(styles)
+            dist[1] += style_distance(c, s, patch=patch, n=n) / len(styles)
+        rows.append((dist[0], dist[1], content_ssim(y, c), edge_f1(y, c)))
+    mean = [sum(r[i] for r in rows) / len(rows) for i in range(4)]
+    return {"style_distance": round(mean[0], 2), "style_distance_input": round(mean[1], 2),
+            "style_ratio": round(mean[0] / max(mean[1], 1e-8), 3), "content_ssim": round(mean[2], 3),
+            "edge_f1": round(mean[3], 3), "images": len(rows), "side": side}
+
+
+@torch.no_grad()
+def write_preview(G: StyleNet, contents: Sequence[torch.Tensor], path: Path, side: int = 192) -> None:
+    """Top row: content images; bottom row: the same stylised."""
+    ins = [fit_long_side(c, side, multiple=4) for c in contents]
+    cells = []
+    for row in (ins, [apply(G, c) for c in ins]):
+        for t in row:
+            cell = torch.zeros(3, side, side)
+            cell[:, : t.shape[1], : t.shape[2]] = t[:, :side, :side]
+            cells.append(cell)
+    save_png(make_grid(torch.stack(cells), nrow=len(ins), pad=4), path)
+
+
+__all__ = ["train_stylizer", "read_stylizer_config", "resolve_stylizer_folder", "stylizer_key", "apply",
+           "measure", "fit_long_side", "content_loss", "MODEL_DIR"]

@@ -1,0 +1,135 @@
+"""Style transfer: the metrics, the stylizer network, tiled inference, training, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from artgan.cli import main
+from artgan.config import ConfigError, StylizerConfig
+from artgan.metrics.style import content_ssim, edge_f1, style_distance
+from artgan.models.stylenet import StyleNet
+from artgan.tasks.stylize import Stylizer, tiled_apply
+from artgan.training.checkpoint import CheckpointError
+from artgan.training.stylizer import apply, content_loss, train_stylizer
+
+TINY = StylizerConfig(width=4, res_blocks=1, d_width=8, crop=32, batch=2, minutes=None, steps=2)
+
+
+def photo(h: int = 64, w: int = 80, seed: int = 0) -> torch.Tensor:
+    """A smooth synthetic 'photo': a lit disc on a gradient. (3, h, w) in [-1, 1]."""
+    y, x = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    disc = ((x - 0.2 * seed) ** 2 + y**2 < 0.3).float()
+    return torch.stack([0.6 * disc - 0.3 + 0.2 * x, 0.4 * y, -0.5 * disc + 0.1]).clamp(-1, 1)
+
+
+def brush(h: int = 96, w: int = 96, seed: int = 0) -> torch.Tensor:
+    """A 'painting': diagonal orange and blue strokes with noise."""
+    g = torch.Generator().manual_seed(seed)
+    y, x = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    band = (((x + y) // 6) % 2).float()
+    img = torch.stack([band * 1.6 - 0.8, band * 0.6 - 0.3, 0.8 - band * 1.6])
+    return (img + 0.1 * torch.randn(3, h, w, generator=g)).clamp(-1, 1)
+
+
+def test_style_metrics_measure_what_they_say():
+    p, s = photo(96, 96), brush()
+    assert content_ssim(p, p) == pytest.approx(1.0, abs=1e-6)
+    assert edge_f1(p, p) == pytest.approx(1.0)
+    # Edges moved by one pixel still match (the tolerance); another picture's do not.
+    assert edge_f1(p[:, :, 1:], p[:, :, :-1]) > 0.8
+    assert edge_f1(brush(96, 96), p) < 0.5
+    # The painting is closer in style to another crop of itself than the photo is.
+    assert style_distance(brush(seed=1), s, patch=32) < 0.5 * style_distance(p, s, patch=32)
+    with pytest.raises(ValueError, match="same size"):
+        content_ssim(p, photo(64, 64))
+
+
+def test_stylenet_starts_as_identity_and_is_fully_convolutional():
+    G = StyleNet(TINY)
+    x = photo(40, 52)[None]
+    y = G(x)
+    assert y.shape == x.shape and (y - x).abs().max() < 2e-3
+    # Odd sizes go through apply()'s reflect padding.
+    assert apply(G, photo(37, 45)).shape == (3, 37, 45)
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        StylizerConfig(crop=30).validate()
+
+
+def test_tiled_inference_matches_one_pass():
+    torch.manual_seed(0)
+    G = StyleNet(TINY).eval()
+    with torch.no_grad():
+        for p in G.parameters():  # a non-trivial net, so tiles really differ from identity
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(3, 150, 170) * 2 - 1
+    whole = apply(G, x)
+    tiled = tiled_apply(G, x, tile=48, overlap=32)
+    # The overlap covers most of the net's reach: tiles agree with the one pass closely.
+    assert (tiled - whole).abs().mean() < 0.01
+    assert tiled.shape == x.shape
+
+
+def test_content_loss_ignores_colour_but_sees_structure():
+    x = photo()[None]
+    recolour = x.flip(1)  # other colours, same layout... mostly
+    moved = x.roll(12, dims=-1)
+    assert content_loss(x, x, 2.0) == 0
+    assert content_loss(moved, x, 2.0) > content_loss(x * 0.9, x, 2.0)
+    assert torch.isfinite(content_loss(recolour, x, 2.0))
+
+
+def test_training_moves_photos_towards_the_style(tmp_path: Path):
+    style = brush(96, 96)
+    contents = [photo(256, 256, s) for s in range(3)]  # measured at 256 px: train at that scale
+    cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=150,
+                         content_weight=2.0)
+    folder = train_stylizer(style, contents, cfg, tmp_path / "run", name="brush", progress=False)
+    q = json.loads((folder / "config.json").read_text())["quality"]
+    # Untrained, the net is the identity (style distance = the photo's own, SSIM 1).
+    assert q["style_distance"] < 0.8 * q["style_distance_input"], q
+    assert q["content_ssim"] > 0.3, q
+    st = Stylizer.from_pretrained(tmp_path / "run")
+    img = Image.fromarray(((photo(50, 70) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
+    assert st(img, strength=0.5).size == (70, 50)
+    t0 = st(img, strength=0.0, output="tensor")
+    assert (t0 - (photo(50, 70))).abs().max() < 0.01  # strength 0 is the photo
+    assert st(img, size=100).size == (100, 71)
+    with pytest.raises(ValueError, match="strength"):
+        st(img, strength=1.5)
+    with pytest.raises(ValueError, match="already holds"):
+        train_stylizer(style, contents, cfg, tmp_path / "run", progress=False)
+
+
+def test_wrong_model_folder(tmp_path: Path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps({"format_version": 1, "task": "texture"}))
+    (tmp_path / "m" / "G_ema.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not a stylizer"):
+        Stylizer.from_pretrained(tmp_path / "m")
+
+
+def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("ARTGAN_CACHE", str(tmp_path / "cache"))
+    style = tmp_path / "painting.png"
+    Image.fromarray(((brush() + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(style)
+    ph = tmp_path / "holiday.jpg"
+    Image.fromarray(((photo(60, 90) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(ph)
+    args = ["stylize", str(ph), "--style", str(style), "--out", str(tmp_path / "o"), "--steps", "2",
+            "--size", "64", "--strength", "0.7", "--preserve-color", "--no-progress"]
+    assert main(args) == 0
+    out = tmp_path / "o" / "holiday.png"
+    assert Image.open(out).size == (64, 43)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "reusing the stylizer" in capsys.readouterr().err
+    assert main(["train-stylizer", "--style", str(style), "--out", str(tmp_path / "run"), "--steps", "2",
+                 "--no-progress"]) == 0
+    assert main(["stylize", str(ph), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o2")]) == 0
+    assert (tmp_path / "o2" / "holiday.png").is_file()
+    assert main(["stylize", str(ph), "--out", str(tmp_path / "o3")]) == 2
+    assert "--style" in capsys.readouterr().err
