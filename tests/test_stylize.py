@@ -52,7 +52,7 @@ def test_style_metrics_measure_what_they_say():
 def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     G = StyleNet(TINY)
     x = photo(40, 52)[None]
-    y = G(x)
+    y = G(x, G.make_noise(1, 40, 52, torch.Generator().manual_seed(0)))
     assert y.shape == x.shape and (y - x).abs().max() < 2e-3
     # Odd sizes go through apply()'s reflect padding.
     assert apply(G, photo(37, 45)).shape == (3, 37, 45)
@@ -68,9 +68,12 @@ def test_tiled_inference_matches_one_pass():
             p.add_(0.05 * torch.randn_like(p))
     x = torch.rand(3, 150, 170) * 2 - 1
     whole = apply(G, x)
-    tiled = tiled_apply(G, x, tile=48, overlap=32)
-    # The overlap covers most of the net's reach: tiles agree with the one pass closely.
-    assert (tiled - whole).abs().mean() < 0.01
+    tiled = tiled_apply(G, x, tile=48, overlap=48)
+    # The overlap covers most of the net's reach: tiles agree with the one pass closely
+    # (the net itself changes the image by ~0.25 on average).
+    assert (tiled - whole).abs().mean() < 0.01 and (whole - x).abs().mean() > 0.2
+    # ...and less overlap leaves more of the tile edges showing.
+    assert (tiled_apply(G, x, tile=48, overlap=16) - whole).abs().mean() > (tiled - whole).abs().mean()
     assert tiled.shape == x.shape
 
 
@@ -81,18 +84,24 @@ def test_content_loss_ignores_colour_but_sees_structure():
     assert content_loss(x, x, 2.0) == 0
     assert content_loss(moved, x, 2.0) > content_loss(x * 0.9, x, 2.0)
     assert torch.isfinite(content_loss(recolour, x, 2.0))
+    # tone_free: a global change of brightness and contrast costs nothing, a move still does.
+    retoned = x * 0.5 + 0.2
+    assert content_loss(retoned, x, 2.0) > 0.05
+    assert content_loss(retoned, x, 2.0, tone_free=True) < 1e-4
+    assert content_loss(moved, x, 2.0, tone_free=True) > 0.1
 
 
 def test_training_moves_photos_towards_the_style(tmp_path: Path):
     style = brush(96, 96)
     contents = [photo(256, 256, s) for s in range(3)]  # measured at 256 px: train at that scale
-    cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=150,
-                         content_weight=2.0)
+    # 300 steps (~20 s): seeds 0 and 1 reached style ratios 0.56 and 0.80 with SSIM 0.70.
+    cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=300,
+                         content_weight=6.0)
     folder = train_stylizer(style, contents, cfg, tmp_path / "run", name="brush", progress=False)
     q = json.loads((folder / "config.json").read_text())["quality"]
     # Untrained, the net is the identity (style distance = the photo's own, SSIM 1).
-    assert q["style_distance"] < 0.8 * q["style_distance_input"], q
-    assert q["content_ssim"] > 0.3, q
+    assert q["style_distance"] < 0.9 * q["style_distance_input"], q
+    assert q["content_ssim"] > 0.4, q
     st = Stylizer.from_pretrained(tmp_path / "run")
     img = Image.fromarray(((photo(50, 70) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
     assert st(img, strength=0.5).size == (70, 50)
@@ -133,3 +142,30 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
     assert (tmp_path / "o2" / "holiday.png").is_file()
     assert main(["stylize", str(ph), "--out", str(tmp_path / "o3")]) == 2
     assert "--style" in capsys.readouterr().err
+
+
+def _save(t: torch.Tensor, path: Path) -> Path:
+    Image.fromarray(((t + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(path)
+    return path
+
+
+def test_cli_train_translator_on_folders(tmp_path: Path, capsys):
+    photos, paintings = tmp_path / "photos", tmp_path / "paintings"
+    photos.mkdir()
+    paintings.mkdir()
+    for i in range(2):
+        _save(photo(60, 72, i), photos / f"p{i}.png")
+        _save(brush(64, 80, i), paintings / f"a{i}.png")
+    (paintings / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    run = tmp_path / "run"
+    assert main(["train-translator", str(photos), str(paintings), "--out", str(run), "--steps", "2",
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "broken.png" in err  # the reject is named, the run goes on
+    cfg = json.loads((run / "model" / "config.json").read_text())
+    assert cfg["style"]["images"] == 2 and cfg["stylizer"]["content"] == "luma+nce"
+    assert main(["stylize", str(photos / "p0.png"), "--model", str(run), "--out", str(tmp_path / "o")]) == 0
+    assert Image.open(tmp_path / "o" / "p0.png").size == (72, 60)
+    assert main(["train-translator", str(photos), str(tmp_path / "nothing"), "--out", str(tmp_path / "r2"),
+                 "--steps", "2", "--no-progress"]) == 2
+    assert "nothing" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """The ``artgan`` command: train, generate, evaluate, demo, texture, train-texture, stylize,
-train-stylizer, families.
+train-stylizer, train-translator, families.
 
 Every subcommand builds its inputs and calls the same objects as the Python API.
 """
@@ -296,6 +296,36 @@ def cmd_train_stylizer(a: argparse.Namespace) -> int:
     return 0
 
 
+def _read_folder(path: str, what: str, crop: int, side: int, progress: bool) -> list:
+    """Every usable image under ``path`` as (3, H, W) in [-1, 1], shorter side at most
+    ``side`` and at least ``crop``; rejects are printed with their reasons."""
+    from .data.ingest import DatasetError, ingest
+
+    data = ingest(path, target_short=side, min_short=crop, progress=progress)
+    for name, reason in data.rejected:
+        print(f"skipped {Path(path) / name}: {reason}", file=sys.stderr)
+    if not data.images:
+        raise DatasetError(f"{path}: no usable {what} images")
+    return [t.float() / 127.5 - 1 for t in data.images]
+
+
+def cmd_train_translator(a: argparse.Namespace) -> int:
+    """Unpaired photos -> paintings: train_stylizer with a collection of style images."""
+    from dataclasses import replace
+
+    from .training.stylizer import train_stylizer
+
+    cfg = _stylizer_config(a)
+    cfg = replace(cfg, content="cycle" if a.cycle else "luma+nce").validate()
+    progress = not a.no_progress
+    photos = _read_folder(a.photos, "photo", cfg.crop, cfg.train_side, progress)
+    paintings = _read_folder(a.paintings, "painting", cfg.crop, cfg.train_side, progress)
+    folder = train_stylizer(paintings, photos, cfg, a.out, name=Path(a.paintings).name, resume=a.resume,
+                            progress=progress)
+    print(folder.parent)
+    return 0
+
+
 def _stylize_perceptual(a: argparse.Namespace) -> int:
     """``stylize --perceptual vgg19``: optimise each photo (Gatys et al.) with local VGG-19 weights."""
     import torch
@@ -363,10 +393,11 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"artgan:model": f"stylizer:{st.info.get('style', {}).get('sha256', '')[:12]}",
-            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower()}
+            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower(),
+            "artgan:seed": str(a.seed)}
     for path, img in images:
         t0 = time.perf_counter()
-        y = st(img, a.strength, preserve_color=a.preserve_color, size=a.size, output="tensor")
+        y = st(img, a.strength, preserve_color=a.preserve_color, size=a.size, seed=a.seed, output="tensor")
         dst = save_png(y, out / f"{path.stem}.png", metadata=meta)
         print(f"{dst} ({y.shape[-1]}x{y.shape[-2]}, {time.perf_counter() - t0:.2f} s)")
     return 0
@@ -456,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light and texture")
     p.add_argument("--size", type=int, default=None, help="scale each photo so its longer side is this many px")
     p.add_argument("--retrain", action="store_true", help="train afresh even if a cached stylizer exists")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise the brushwork is painted from (default 0)")
     p.add_argument("--perceptual", choices=("vgg19",), default=None,
                    help="no stylizer: optimise each photo against VGG-19 features (Gatys et al.); needs local "
                         "VGG-19 weights, nothing is downloaded; --steps sets the iterations (default 200)")
@@ -472,6 +504,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last save")
     _add_stylizer_train_args(p)
     p.set_defaults(func=cmd_train_stylizer)
+
+    p = sub.add_parser("train-translator", help="unpaired translation: a folder of photos into the style of a folder of paintings")
+    p.add_argument("photos", help="folder (or .zip) of photos: the content")
+    p.add_argument("paintings", help="folder (or .zip) of paintings: the style collection")
+    p.add_argument("--out", required=True, help="run folder to create; then `artgan stylize PHOTO --model RUN`")
+    p.add_argument("--cycle", action="store_true",
+                   help="keep content by cycle consistency (CycleGAN: a second G maps back; twice the cost) "
+                        "instead of the default PatchNCE contrastive loss (CUT) plus blurred-luminance L1")
+    p.add_argument("--seed", dest="train_seed", type=int, default=None, help="training seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (give the same folders)")
+    _add_stylizer_train_args(p)
+    p.set_defaults(func=cmd_train_translator)
 
     p = sub.add_parser("families", help="list model families")
     p.set_defaults(func=cmd_families)

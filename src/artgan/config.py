@@ -218,13 +218,15 @@ CONTENT_TERMS = ("luma", "nce", "cycle")
 class StylizerConfig:
     """A feed-forward stylizer for one style image (models/stylenet.py) and its recipe.
 
-    G maps a photo to the same photo in the style; a multi-scale patch D compares its
-    outputs with crops of the style image; a content loss on blurred luminance keeps the
-    photo's light-and-dark structure while leaving colour and brushwork to the style.
+    G maps a photo (and a few channels of noise) to the same photo in the style; a
+    multi-scale patch D compares its outputs with crops of the style image; a content loss
+    on blurred, per-image standardised luminance keeps the photo's light-and-dark layout
+    while leaving colour, overall tone and brushwork to the style.
     """
 
     width: int = 16  # G channels at full resolution (x2, x4 after its two downsamplings)
     res_blocks: int = 4  # residual blocks at 1/4 resolution
+    noise: int = 2  # channels of per-pixel noise G paints brushwork from (0: none)
     d_width: int = 32
     crop: int = 128  # training crops of content and style images, px (D sees whole crops)
     batch: int = 4
@@ -234,8 +236,12 @@ class StylizerConfig:
     # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
     # the result back to the photo, as in CycleGAN; doubles the cost).
     content: str = "luma"
-    content_weight: float = 10.0  # weight of the luma term, vs the adversarial term
+    # Weight of the luma term vs the adversarial one. Screened on starry_night x 12 photos,
+    # 2 min each (benchmarks/stylize.py figures in the README): 10 kept SSIM 0.97 but took
+    # little style; 1.5 let training wander (style ratio 0.86); 3 with tone_free was best.
+    content_weight: float = 3.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
+    tone_free: bool = True  # luma term on per-image standardised luminance: overall tone is the style's
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0
@@ -250,8 +256,8 @@ class StylizerConfig:
         return [t for t in self.content.split("+") if t]
 
     def validate(self) -> "StylizerConfig":
-        if self.width < 4 or self.res_blocks < 0 or self.d_width < 4:
-            raise ConfigError("width >= 4, res_blocks >= 0 and d_width >= 4 are required")
+        if self.width < 4 or self.res_blocks < 0 or self.d_width < 4 or self.noise < 0:
+            raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
         for name in ("lr", "ema_steps", "content_blur"):

@@ -41,7 +41,10 @@ class StyleNet(nn.Module):
     def __init__(self, cfg: StylizerConfig) -> None:
         super().__init__()
         c = cfg.width
-        self.head = _conv(3, c, 7)
+        # Per-pixel noise beside the photo: a deterministic net maps a flat wall or sky to a
+        # flat result, but a painting has brushwork everywhere; noise is what it paints from.
+        self.noise_channels = cfg.noise
+        self.head = _conv(3 + cfg.noise, c, 7)
         self.down1 = _conv(c, 2 * c, 3, 2)
         self.down2 = _conv(2 * c, 4 * c, 3, 2)
         self.blocks = nn.Sequential(*[ResBlock(4 * c) for _ in range(cfg.res_blocks)])
@@ -55,11 +58,26 @@ class StyleNet(nn.Module):
             self.out[1].weight.zero_()  # the identity at initialisation
             self.out[1].bias.zero_()
 
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The encoder's feature maps for ``x`` (B, 3, H, W): full, 1/2, 1/4 resolution and
-        the middle of the residual stack, channels (c, 2c, 4c, 4c). PatchNCE compares
-        these between a photo and its stylised version."""
-        f1 = F.leaky_relu(self.head(x), 0.2)
+    def make_noise(self, b: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor | None:
+        """Standard normal noise (b, noise, h, w) for :meth:`forward`, or None without noise
+        channels. Drawn for a whole image at once, so tiles of it agree with one pass."""
+        if not self.noise_channels:
+            return None
+        return torch.randn(b, self.noise_channels, h, w, generator=gen)
+
+    def _input(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        if not self.noise_channels:
+            return x
+        if noise is None or noise.shape[-2:] != x.shape[-2:] or noise.shape[1] != self.noise_channels:
+            raise ValueError(f"this StyleNet needs noise ({self.noise_channels}, H, W) the size of the image; "
+                             "use make_noise()")
+        return torch.cat([x, noise.to(x.dtype).expand(x.shape[0], -1, -1, -1)], 1)
+
+    def encode(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The encoder's feature maps for ``x`` (B, 3, H, W) and its ``noise`` (B, k, H, W):
+        full, 1/2, 1/4 resolution and the middle of the residual stack, channels
+        (c, 2c, 4c, 4c). PatchNCE compares these between a photo and its stylised version."""
+        f1 = F.leaky_relu(self.head(self._input(x, noise)), 0.2)
         f2 = F.leaky_relu(self.down1(f1), 0.2)
         f3 = F.leaky_relu(self.down2(f2), 0.2)
         f4 = self.blocks[: len(self.blocks) // 2](f3)
@@ -69,9 +87,10 @@ class StyleNet(nn.Module):
         c = self.head[1].out_channels
         return [c, 2 * c, 4 * c, 4 * c]
 
-    def forward(self, x: torch.Tensor, *, return_features: bool = False):
-        """(B, 3, H, W) -> (B, 3, H, W); with ``return_features`` also :meth:`encode`'s maps."""
-        feats = self.encode(x)
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, *, return_features: bool = False):
+        """(B, 3, H, W) and noise (B, k, H, W) from :meth:`make_noise` -> (B, 3, H, W); with
+        ``return_features`` also :meth:`encode`'s maps."""
+        feats = self.encode(x, noise)
         h = self.blocks[len(self.blocks) // 2 :](feats[3])
         h = F.leaky_relu(self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)
         h = F.leaky_relu(self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)

@@ -64,12 +64,14 @@ def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
 
 
 @torch.no_grad()
-def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP) -> torch.Tensor:
+def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP, seed: int = 0) -> torch.Tensor:
     """Stylise (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
-    linear ramps over the overlaps. Images that fit in one tile run in one pass."""
+    linear ramps over the overlaps. Images that fit in one tile run in one pass. G's noise
+    is drawn for the whole image from ``seed`` and sliced, so tiles agree where they meet."""
     _, h, w = x.shape
+    noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
     if h <= tile + overlap and w <= tile + overlap:
-        return apply(G, x)
+        return apply(G, x, noise)
     out = torch.zeros_like(x)
     weight = torch.zeros(1, h, w)
     ys = list(range(0, max(1, h - overlap), tile)) or [0]
@@ -78,7 +80,7 @@ def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = O
         y1 = min(h, y0 + tile + overlap)
         for x0 in xs:
             x1 = min(w, x0 + tile + overlap)
-            part = apply(G, x[:, y0:y1, x0:x1])
+            part = apply(G, x[:, y0:y1, x0:x1], None if noise is None else noise[:, :, y0:y1, x0:x1])
             wy = _ramp(y1 - y0, overlap, y0 == 0, y1 == h)
             wx = _ramp(x1 - x0, overlap, x0 == 0, x1 == w)
             wt = (wy[:, None] * wx[None, :])[None]
@@ -146,18 +148,19 @@ class Stylizer:
 
     @overload
     def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
-                 size: int | None = ..., output: Literal["pil"] = ...) -> Image.Image: ...
+                 size: int | None = ..., seed: int = ..., output: Literal["pil"] = ...) -> Image.Image: ...
     @overload
     def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
-                 size: int | None = ..., output: Literal["tensor"] = ...) -> torch.Tensor: ...
+                 size: int | None = ..., seed: int = ..., output: Literal["tensor"] = ...) -> torch.Tensor: ...
 
     def __call__(self, image, strength: float = 1.0, *, preserve_color: bool = False, size: int | None = None,
-                 output: str = "pil"):
+                 seed: int = 0, output: str = "pil"):
         """Stylise ``image`` (PIL, or a tensor (3, H, W) in [-1, 1]).
 
         ``strength`` in [0, 1] blends from the photo (0) to the full style (1);
         ``preserve_color`` keeps the photo's colours and takes only the style's light and
-        texture; ``size`` scales the image so its longer side is that many px first.
+        texture; ``size`` scales the image so its longer side is that many px first;
+        ``seed`` draws the noise the brushwork is painted from (same seed, same pixels).
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
@@ -170,7 +173,7 @@ class Stylizer:
             x = fit_long_side(x, size)
         if max(x.shape[-2:]) > MAX_SIDE:
             raise ValueError(f"image is {x.shape[-1]}x{x.shape[-2]}; give size <= {MAX_SIDE}")
-        y = tiled_apply(self.net, x)
+        y = tiled_apply(self.net, x, seed=seed)
         if preserve_color:
             y = _rgb(torch.cat([_ycbcr(y)[:1], _ycbcr(x)[1:]]))
         y = x + strength * (y - x)

@@ -1,10 +1,11 @@
 """Training a stylizer for one style image (``artgan train-stylizer``, ``artgan stylize``).
 
-One step: G turns ``batch`` random crops of content images into stylised crops; a
-multi-scale patch D compares them with random crops of the style image; G also pays a
-content loss, L1 between the *blurred luminance* of its output and of its input, so the
-photo's light-and-dark layout survives while colour and fine texture are free to take the
-style. No pretrained network anywhere.
+One step: G turns ``batch`` random crops of content images (plus fresh noise) into
+stylised crops; a multi-scale patch D compares them with random crops of the style image;
+G also pays a content loss, L1 between the *blurred luminance* of its output and of its
+input (by default each standardised per image), so the photo's light-and-dark layout
+survives while colour, overall tone and fine texture are free to take the style. No
+pretrained network anywhere.
 
 Content images: the photos given by the user, or, with none, the bundled procedural
 paintings plus grey, colour-shifted crops of the style image itself (so G learns to
@@ -73,9 +74,20 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float) -> torch.Tensor:
-    """L1 between the blurred luminance of ``out`` and ``src`` (B, 3, H, W)."""
-    return (_gaussian_blur(luminance(out), sigma) - _gaussian_blur(luminance(src), sigma)).abs().mean()
+def _standardise(x: torch.Tensor) -> torch.Tensor:
+    """Per image (B, 1, H, W): zero mean, unit standard deviation."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) / x.std(dim=(1, 2, 3), keepdim=True).clamp_min(0.05)
+
+
+def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float, tone_free: bool = False) -> torch.Tensor:
+    """L1 between the blurred luminance of ``out`` and ``src`` (B, 3, H, W). With
+    ``tone_free`` each blurred luminance is standardised per image first, so the output may
+    take the painting's overall brightness and contrast and keep only the photo's layout."""
+    a, b = _gaussian_blur(luminance(out), sigma), _gaussian_blur(luminance(src), sigma)
+    if tone_free:
+        a, b = _standardise(a), _standardise(b)
+    return (a - b).abs().mean()
 
 
 def generic_contents(style: torch.Tensor, n: int = 16, size: int = 256) -> list[torch.Tensor]:
@@ -149,12 +161,12 @@ def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor) -> torch.Tensor:
     return sum(g_loss(f.flatten()) for f in D(fake)) / D.scales
 
 
-def _nce(G: StyleNet, proj: PatchProjector, x_feats: list[torch.Tensor], y: torch.Tensor, n: int,
-         gen: torch.Generator) -> torch.Tensor:
+def _nce(G: StyleNet, proj: PatchProjector, x_feats: list[torch.Tensor], y: torch.Tensor,
+         noise: torch.Tensor | None, n: int, gen: torch.Generator) -> torch.Tensor:
     """PatchNCE between the input's encoder maps and the output's, averaged over maps."""
     places = proj.places(x_feats, n, gen)
     keys = proj([f.detach() for f in x_feats], places)
-    queries = proj(G.encode(y), places)
+    queries = proj(G.encode(y, noise), places)
     return sum(patch_nce(q, k) for q, k in zip(queries, keys)) / len(keys)
 
 
@@ -295,11 +307,12 @@ def train_stylizer(
                 if not user_contents:
                     x = _colour_shift(x, gen)
                 x, real = flip(x), flip(real_crops(cfg.batch))
-                y, x_feats = G(x, return_features=True)
+                noise = G.make_noise(cfg.batch, cfg.crop, cfg.crop, gen)
+                y, x_feats = G(x, noise, return_features=True)
                 do_r1 = cfg.r1_gamma > 0 and step % R1_INTERVAL == 0
                 gamma = cfg.r1_gamma if do_r1 else 0.0
                 if "cycle" in terms:
-                    back = modules["G_back"](real)  # painting -> photo
+                    back = modules["G_back"](real, noise)  # painting -> photo
                     loss_d = _d_loss(D, real, y, gamma) + _d_loss(modules["D_back"], x, back, gamma)
                 else:
                     loss_d = _d_loss(D, real, y, gamma)
@@ -313,13 +326,13 @@ def train_stylizer(
                 parts = []
                 for t in terms:
                     if t == "luma":
-                        parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur))
+                        parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur, cfg.tone_free))
                     elif t == "nce":
-                        parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, cfg.nce_places, gen))
+                        parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, noise, cfg.nce_places, gen))
                     else:  # cycle: both ways round, and the way back must fool the photo critic
                         Gb = modules["G_back"]
                         adv = adv + _g_adv(modules["D_back"], back)
-                        parts.append(cfg.cycle_weight * ((Gb(y) - x).abs().mean() + (G(back) - real.detach()).abs().mean()))
+                        parts.append(cfg.cycle_weight * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean()))
                 loss_g = adv + sum(parts)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
@@ -366,35 +379,50 @@ def train_stylizer(
 
 
 @torch.no_grad()
-def apply(G: StyleNet, x: torch.Tensor) -> torch.Tensor:
-    """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W)."""
+def apply(G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W).
+    ``noise`` (1, k, H, W) for G's noise channels; by default drawn from ``seed``."""
     _, h, w = x.shape
+    if noise is None:
+        noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
     ph, pw = (-h) % G.multiple, (-w) % G.multiple
     xp = F.pad(x[None], (0, pw, 0, ph), mode="reflect") if ph or pw else x[None]
-    return G(xp)[0, :, :h, :w]
+    if noise is not None and (ph or pw):
+        noise = F.pad(noise, (0, pw, 0, ph), mode="reflect")
+    return G(xp, noise)[0, :, :h, :w]
 
 
 @torch.no_grad()
-def measure(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
-            side: int = 256, n: int = 128) -> dict[str, float]:
-    """Mean style distance (output vs style, and input vs style; ``n`` crops a side; for
-    several style images, the mean over them), content SSIM and edge F1 over ``contents``
-    scaled to ``side`` px on their longer side."""
+def measure_each(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
+                 side: int = 256, n: int = 128) -> list[dict[str, float]]:
+    """Per content image (scaled to ``side`` px on its longer side): style distance of the
+    output and of the unstylised input to the style (``n`` crops a side; for several style
+    images, the mean over them), their ratio, content SSIM and edge F1."""
     styles = _as_list(style)
     rows = []
     for c in contents:
         c = fit_long_side(c, side, multiple=4)
         y = apply(G, c)
-        dist = [0.0, 0.0]
+        out = inp = 0.0
         for s in styles:
             patch = min(64, *c.shape[-2:], *s.shape[-2:])
-            dist[0] += style_distance(y, s, patch=patch, n=n) / len(styles)
-            dist[1] += style_distance(c, s, patch=patch, n=n) / len(styles)
-        rows.append((dist[0], dist[1], content_ssim(y, c), edge_f1(y, c)))
-    mean = [sum(r[i] for r in rows) / len(rows) for i in range(4)]
-    return {"style_distance": round(mean[0], 2), "style_distance_input": round(mean[1], 2),
-            "style_ratio": round(mean[0] / max(mean[1], 1e-8), 3), "content_ssim": round(mean[2], 3),
-            "edge_f1": round(mean[3], 3), "images": len(rows), "side": side}
+            out += style_distance(y, s, patch=patch, n=n) / len(styles)
+            inp += style_distance(c, s, patch=patch, n=n) / len(styles)
+        rows.append({"style_distance": out, "style_distance_input": inp, "style_ratio": out / max(inp, 1e-8),
+                     "content_ssim": content_ssim(y, c), "edge_f1": edge_f1(y, c)})
+    return rows
+
+
+def measure(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
+            side: int = 256, n: int = 128) -> dict[str, float]:
+    """The means of :func:`measure_each` over ``contents`` (``style_ratio`` is the ratio of
+    the mean distances), with the image count and side."""
+    rows = measure_each(G, style, contents, side, n)
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+    return {"style_distance": round(mean["style_distance"], 2), "style_distance_input": round(mean["style_distance_input"], 2),
+            "style_ratio": round(mean["style_distance"] / max(mean["style_distance_input"], 1e-8), 3),
+            "content_ssim": round(mean["content_ssim"], 3), "edge_f1": round(mean["edge_f1"], 3),
+            "images": len(rows), "side": side}
 
 
 @torch.no_grad()
@@ -411,4 +439,4 @@ def write_preview(G: StyleNet, contents: Sequence[torch.Tensor], path: Path, sid
 
 
 __all__ = ["train_stylizer", "read_stylizer_config", "resolve_stylizer_folder", "stylizer_key", "apply",
-           "measure", "fit_long_side", "content_loss", "MODEL_DIR"]
+           "measure", "measure_each", "fit_long_side", "content_loss", "MODEL_DIR"]
