@@ -336,6 +336,10 @@ def test_psnr_ssim() -> None:
     # Constant offset 0.1 -> MSE 0.01 -> 10 log10(2^2 / 0.01) dB.
     assert psnr(x, x + 0.1).tolist() == pytest.approx([10 * math.log10(4 / 0.01)] * 3, rel=1e-4)
     torch.testing.assert_close(ssim(x, x), torch.ones(3))
+    # A slight brightness change around mid-grey is a slight change (the luminance term
+    # works on non-negative intensities, not on the signed [-1, 1] values).
+    grey = 0.1 * x - 0.02
+    assert (ssim(grey, grey + 0.05) > 0.95).all()
     s1, s2 = ssim(x, add_noise(x, 0.05)), ssim(x, add_noise(x, 0.2))
     assert (s1 < 1).all() and (s2 < s1).all()
 

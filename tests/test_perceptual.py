@@ -16,23 +16,19 @@ from artgan.models.vgg import VGG19_ENV, VGG19Features, VGGWeightsError, find_vg
 from artgan.tasks.perceptual import NeuralStyle, PerceptualLoss, neural_style
 from artgan.tasks.stylize import _ycbcr
 
+import synthetic
+
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
 
 def photo(h: int = 32, w: int = 40) -> torch.Tensor:
-    """A lit disc on a gradient, (3, h, w) in [-1, 1]."""
-    y, x = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-    disc = (x**2 + y**2 < 0.3).float()
-    return torch.stack([0.6 * disc - 0.3 + 0.2 * x, 0.4 * y, -0.5 * disc + 0.1]).clamp(-1, 1)
+    return synthetic.photo(h, w)
 
 
 def brush(h: int = 40, w: int = 40, seed: int = 0) -> torch.Tensor:
-    """Diagonal orange and blue strokes with noise, (3, h, w) in [-1, 1]."""
-    g = torch.Generator().manual_seed(seed)
-    y, x = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    band = (((x + y) // 4) % 2).float()
-    img = torch.stack([band * 1.6 - 0.8, band * 0.6 - 0.3, 0.8 - band * 1.6])
-    return (img + 0.1 * torch.randn(3, h, w, generator=g)).clamp(-1, 1)
+    return synthetic.brush(h, w, seed, stripe=4)
+
+
 
 
 @pytest.fixture(scope="module")

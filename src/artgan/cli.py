@@ -311,8 +311,6 @@ def _read_folder(path: str, what: str, crop: int, side: int, progress: bool) -> 
 
 def cmd_train_translator(a: argparse.Namespace) -> int:
     """Unpaired photos -> paintings: train_stylizer with a collection of style images."""
-    from dataclasses import replace
-
     from .training.stylizer import train_stylizer
 
     cfg = _stylizer_config(a)

@@ -241,7 +241,9 @@ class StylizerConfig:
     # little style; 1.5 let training wander (style ratio 0.86); 3 with tone_free was best.
     content_weight: float = 3.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
-    tone_free: bool = True  # luma term on per-image standardised luminance: overall tone is the style's
+    # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
+    # "brightness" (the overall level), "free" (level and contrast).
+    tone: str = "free"
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0
@@ -269,6 +271,8 @@ class StylizerConfig:
         parts = self.content_terms()
         if not parts or set(parts) - set(CONTENT_TERMS):
             raise ConfigError(f"content must join some of {', '.join(CONTENT_TERMS)} with '+', got {self.content!r}")
+        if self.tone not in ("keep", "brightness", "free"):
+            raise ConfigError(f"tone must be keep, brightness or free, got {self.tone!r}")
         if self.nce_places < 2:
             raise ConfigError("nce_places must be >= 2")
         if self.train_side < self.crop:

@@ -7,7 +7,9 @@ low as random pairs of real images. Compare against the same figure on the train
 
 SSIM (Wang et al. 2004) is computed per RGB channel with an 11x11 Gaussian window
 (sigma 1.5) and no padding ("valid"), with C1 = (0.01 L)^2, C2 = (0.03 L)^2 for the
-dynamic range L = 2 of [-1, 1] images. MS-SSIM (Wang et al. 2003) multiplies contrast-
+dynamic range L = 2 of [-1, 1] images, whose luminance term is taken on the intensities
+shifted to [0, 2] as the formula expects (until 2026-11-30 it used the signed values,
+which made it meaningless near mid-grey; diversity figures from before then differ). MS-SSIM (Wang et al. 2003) multiplies contrast-
 structure terms from 5 scales (2x average-pool between scales) with the standard weights
 and the luminance term of the coarsest scale. Small images cannot have 5 scales with an
 11-px window, so we use as many scales as fit (the coarsest must be >= 11 px) and
@@ -71,6 +73,9 @@ def ssim_components(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, tor
     var_b = _filter(b * b, g) - mu_b**2
     cov = _filter(a * b, g) - mu_a * mu_b
     cs_map = (2 * cov + c2) / (var_a + var_b + c2)
+    # The luminance term assumes non-negative intensities in [0, L]: shift [-1, 1] to [0, 2].
+    # (On signed values, means of opposite sign near 0 gave a term near -1 for a tiny change.)
+    mu_a, mu_b = mu_a + 1, mu_b + 1
     lum_map = (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
     return (lum_map * cs_map).mean(dim=(2, 3)), cs_map.mean(dim=(2, 3))
 

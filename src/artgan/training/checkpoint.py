@@ -227,6 +227,51 @@ def read_config_json(folder: Path) -> dict[str, Any]:
     return raw
 
 
+def read_task_config(folder: Path, task: str, what: str, how_to_train: str) -> dict[str, Any]:
+    """The config.json of a ``task`` model folder ("texture", "stylize") as a dict, after
+    checking the task and format; ``what`` names the model and ``how_to_train`` the command
+    that makes one, for the error message."""
+    from ..config import FORMAT_VERSION
+
+    path = folder / "config.json"
+    raw = read_config_json(folder)
+    if raw.get("task") != task:
+        raise CheckpointError(f"{folder}: not a {what} (task {raw.get('task', 'generate')!r}); "
+                              f"train one with `{how_to_train}`")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    return raw
+
+
+def resolve_run_model(path: str | Path, model_dir: str, what: str, command: str) -> Path:
+    """The model folder meant by ``path``: a model folder, or a run folder holding one in
+    ``model_dir`` (or in ``.old-<model_dir>`` when a save was killed mid-swap)."""
+    p = Path(path)
+    for cand in (p, p / model_dir, p / f".old-{model_dir}"):
+        if (cand / "config.json").is_file() and (cand / "G_ema.safetensors").is_file():
+            return cand
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such folder; give a {what} run folder from `artgan {command}`")
+    raise CheckpointError(f"{p}: no {what} here (expected {model_dir}/config.json and G_ema.safetensors)")
+
+
+def pixels_key(images: list[torch.Tensor], cfg: Any, salt: str = "") -> str:
+    """A cache key: sha256 (20 hex digits) of ``salt``, the shapes and 8-bit pixels of
+    ``images`` (each (3, H, W) in [-1, 1]) and every setting of the dataclass ``cfg``
+    except ``threads`` (threads change the speed, not the model)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if salt:
+        h.update(salt.encode())
+    for t in images:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(((t + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
+    settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
 def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
     """(ModelConfig, raw dict) from a generator model folder's config.json, with clear errors."""
     path = folder / "config.json"

@@ -36,7 +36,8 @@ from ..losses import d_loss, g_loss, patch_nce, r1_penalty
 from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
 from ..models.stylenet import PatchProjector, StyleNet
 from ..models.texgan import MultiScaleDiscriminator
-from .checkpoint import CheckpointError, load_state, load_weights, read_config_json, write_folder
+from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
+                         write_folder)
 from .rundir import truncate_stats
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
@@ -74,20 +75,24 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def _standardise(x: torch.Tensor) -> torch.Tensor:
-    """Per image (B, 1, H, W): zero mean, unit standard deviation."""
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) / x.std(dim=(1, 2, 3), keepdim=True).clamp_min(0.05)
+TONES = ("keep", "brightness", "free")
 
 
-def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float, tone_free: bool = False) -> torch.Tensor:
-    """L1 between the blurred luminance of ``out`` and ``src`` (B, 3, H, W). With
-    ``tone_free`` each blurred luminance is standardised per image first, so the output may
-    take the painting's overall brightness and contrast and keep only the photo's layout."""
+def _retone(x: torch.Tensor, tone: str) -> torch.Tensor:
+    """Per image (B, 1, H, W): as is (``keep``), minus its mean (``brightness``), or
+    standardised to zero mean and unit deviation (``free``)."""
+    if tone == "keep":
+        return x
+    x = x - x.mean(dim=(1, 2, 3), keepdim=True)
+    return x if tone == "brightness" else x / x.std(dim=(1, 2, 3), keepdim=True).clamp_min(0.05)
+
+
+def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float, tone: str = "keep") -> torch.Tensor:
+    """L1 between the blurred luminance of ``out`` and ``src`` (B, 3, H, W). ``tone`` says
+    what the output may change freely: nothing (``keep``), its overall brightness
+    (``brightness``), or brightness and contrast (``free``); the layout is kept in all."""
     a, b = _gaussian_blur(luminance(out), sigma), _gaussian_blur(luminance(src), sigma)
-    if tone_free:
-        a, b = _standardise(a), _standardise(b)
-    return (a - b).abs().mean()
+    return (_retone(a, tone) - _retone(b, tone)).abs().mean()
 
 
 def generic_contents(style: torch.Tensor, n: int = 16, size: int = 256) -> list[torch.Tensor]:
@@ -110,25 +115,12 @@ def _colour_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 def stylizer_key(style: torch.Tensor, contents: Sequence[torch.Tensor], cfg: StylizerConfig) -> str:
     """Hash of the style pixels, the content pixels and every training setting: the cache key."""
-    h = hashlib.sha256()
-    for t in [style, *contents]:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(((t + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
-    settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()[:20]
+    return pixels_key([style, *contents], cfg)
 
 
 def read_stylizer_config(folder: Path) -> tuple[StylizerConfig, dict[str, Any]]:
     path = folder / "config.json"
-    raw = read_config_json(folder)
-    if raw.get("task") != TASK:
-        raise CheckpointError(
-            f"{folder}: not a stylizer (task {raw.get('task', 'generate')!r}); "
-            "train one with `artgan train-stylizer --style PAINTING --out RUN`"
-        )
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    raw = read_task_config(folder, TASK, "stylizer", "artgan train-stylizer --style PAINTING --out RUN")
     try:
         return stylizer_config_from_dict(raw["stylizer"]).validate(), raw
     except (KeyError, TypeError, ConfigError) as exc:
@@ -136,13 +128,8 @@ def read_stylizer_config(folder: Path) -> tuple[StylizerConfig, dict[str, Any]]:
 
 
 def resolve_stylizer_folder(path: str | Path) -> Path:
-    p = Path(path)
-    for cand in (p, p / MODEL_DIR, p / f".old-{MODEL_DIR}"):
-        if (cand / "config.json").is_file() and (cand / "G_ema.safetensors").is_file():
-            return cand
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such folder; give a stylizer run folder from `artgan train-stylizer`")
-    raise CheckpointError(f"{p}: no stylizer here (expected {MODEL_DIR}/config.json and G_ema.safetensors)")
+    """The stylizer model folder meant by ``path``: a model folder or a run folder holding one."""
+    return resolve_run_model(path, MODEL_DIR, "stylizer", "train-stylizer")
 
 
 def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float) -> torch.Tensor:
@@ -283,7 +270,7 @@ def train_stylizer(
     budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
     what = name if one_style else f"{name} ({len(styles)} style images)"
     say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
-        f"content kept by {cfg.content}, "
+        f"content kept by {cfg.content}" + (f" (tone {cfg.tone}), " if "luma" in terms else ", ")
         + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps") + (f" (resuming at step {step})" if step else ""))
     from tqdm.auto import tqdm
 
@@ -326,7 +313,7 @@ def train_stylizer(
                 parts = []
                 for t in terms:
                     if t == "luma":
-                        parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur, cfg.tone_free))
+                        parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur, cfg.tone))
                     elif t == "nce":
                         parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, noise, cfg.nce_places, gen))
                     else:  # cycle: both ways round, and the way back must fool the photo critic

@@ -36,7 +36,8 @@ from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
 from .. import __version__
 from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
-from .checkpoint import CheckpointError, load_state, load_weights, read_config_json, write_folder
+from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
+                         write_folder)
 from .rundir import truncate_stats
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
@@ -92,26 +93,13 @@ def choose_patch(h: int, w: int) -> int:
 
 def exemplar_key(exemplar: torch.Tensor, cfg: TextureConfig) -> str:
     """A hash of the exemplar's pixels and every training setting: the cache key."""
-    h = hashlib.sha256()
-    h.update(f"texgan-{ARCH_VERSION}".encode())
-    h.update(str(tuple(exemplar.shape)).encode())
-    h.update(((exemplar + 1) * 127.5).round().to(torch.uint8).numpy().tobytes())
-    settings = {k: v for k, v in to_dict(cfg).items() if k != "threads"}  # threads change speed, not the model
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()[:20]
+    return pixels_key([exemplar], cfg, salt=f"texgan-{ARCH_VERSION}")
 
 
 def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
     """(TextureConfig, raw dict) of a texture model folder, with errors that say what is wrong."""
     path = folder / "config.json"
-    raw = read_config_json(folder)
-    if raw.get("task") != TASK:
-        raise CheckpointError(
-            f"{folder}: not a texture model (task {raw.get('task', 'generate')!r}); "
-            "train one with `artgan train-texture EXEMPLAR --out RUN`"
-        )
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
+    raw = read_task_config(folder, TASK, "texture model", "artgan train-texture EXEMPLAR --out RUN")
     if raw.get("arch_version", ARCH_VERSION) != ARCH_VERSION:
         raise CheckpointError(f"{path}: a texture model from another version of the network "
                               f"({raw.get('arch_version')} vs {ARCH_VERSION}); train it again")
@@ -123,13 +111,7 @@ def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
 
 def resolve_texture_folder(path: str | Path) -> Path:
     """The texture model folder meant by ``path``: a model folder or a run folder holding one."""
-    p = Path(path)
-    for cand in (p, p / MODEL_DIR, p / f".old-{MODEL_DIR}"):  # .old-model: killed mid-swap
-        if (cand / "config.json").is_file() and (cand / "G_ema.safetensors").is_file():
-            return cand
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such folder; give a texture run folder from `artgan train-texture`")
-    raise CheckpointError(f"{p}: no texture model here (expected {MODEL_DIR}/config.json and G_ema.safetensors)")
+    return resolve_run_model(path, MODEL_DIR, "texture model", "train-texture")
 
 
 def train_texture(
