@@ -1,15 +1,16 @@
 """Slow checks (`make test-slow`): real paintings, minutes of training, a metric must improve."""
 
-from dataclasses import replace
-
 import pytest
 import torch
 
 from artgan import Generator
-from artgan.config import ModelConfig, TrainConfig
+from artgan.config import ModelConfig, StylizerConfig, TrainConfig
 from artgan.data import CropSampler, crop_short_side, ingest
+from artgan.imaging import load_image, pil_to_tensor
 from artgan.models import build_generator
+from artgan.tasks.stylize import Stylizer
 from artgan.training.loop import train
+from artgan.training.stylizer import fit_long_side, measure, train_stylizer
 
 from conftest import shared_or_skip
 
@@ -33,3 +34,16 @@ def test_paintings_swd_drops(tmp_path, family):
     after = swd(Generator.from_pretrained(run)(n=256, seed=0, output="tensor"), reals)["swd/avg"]
     print(f"{family}: SWD x1e3 untrained {before:.1f} -> trained {after:.1f}")
     assert after < 0.5 * before
+
+
+
+def test_stylizer_takes_a_paintings_style(tmp_path):
+    """2 minutes on The Starry Night and four photos: the photos move well towards the
+    painting's style (patch SWD) while their layout survives (luminance SSIM)."""
+    art, photos = shared_or_skip("art"), shared_or_skip("photos")
+    style = pil_to_tensor(load_image(art / "starry_night.jpg"))
+    contents = [pil_to_tensor(load_image(photos / n)) for n in ("apple.jpg", "baboon.jpg", "building.jpg", "fruits.jpg")]
+    train_stylizer(style, contents, StylizerConfig(minutes=2.0), tmp_path / "run", progress=False)
+    q = measure(Stylizer.from_pretrained(tmp_path / "run").net, fit_long_side(style, 512), contents, side=512)
+    print(f"stylizer, 2 min: {q}")
+    assert q["style_ratio"] < 0.8 and q["content_ssim"] > 0.5, q

@@ -220,8 +220,8 @@ class StylizerConfig:
 
     G maps a photo (and a few channels of noise) to the same photo in the style; a
     multi-scale patch D compares its outputs with crops of the style image; a content loss
-    on blurred, per-image standardised luminance keeps the photo's light-and-dark layout
-    while leaving colour, overall tone and brushwork to the style.
+    on blurred luminance, its per-image mean removed, keeps the photo's light-and-dark
+    layout while leaving colour, overall brightness and brushwork to the style.
     """
 
     width: int = 16  # G channels at full resolution (x2, x4 after its two downsamplings)
@@ -236,14 +236,15 @@ class StylizerConfig:
     # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
     # the result back to the photo, as in CycleGAN; doubles the cost).
     content: str = "luma"
-    # Weight of the luma term vs the adversarial one. Screened on starry_night x 12 photos,
-    # 2 min each (benchmarks/stylize.py figures in the README): 10 kept SSIM 0.97 but took
-    # little style; 1.5 let training wander (style ratio 0.86); 3 with tone_free was best.
-    content_weight: float = 3.0
+    # Weight of the luma term vs the adversarial one. Screened on starry_night, kandinky and
+    # PieterBruegel x 12 photos, 2 min each, measured at 512 px (notes in the README): 10
+    # kept SSIM 0.97 but took little style; 2 with tone "brightness" took the most style
+    # (style ratio 0.63 / 0.59) with SSIM >= 0.77.
+    content_weight: float = 2.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
     # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
     # "brightness" (the overall level), "free" (level and contrast).
-    tone: str = "free"
+    tone: str = "brightness"
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0

@@ -3,8 +3,8 @@
 One step: G turns ``batch`` random crops of content images (plus fresh noise) into
 stylised crops; a multi-scale patch D compares them with random crops of the style image;
 G also pays a content loss, L1 between the *blurred luminance* of its output and of its
-input (by default each standardised per image), so the photo's light-and-dark layout
-survives while colour, overall tone and fine texture are free to take the style. No
+input (by default each minus its own mean), so the photo's light-and-dark layout
+survives while colour, overall brightness and fine texture are free to take the style. No
 pretrained network anywhere.
 
 Content images: the photos given by the user, or, with none, the bundled procedural
