@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from artgan.cli import main
 from artgan.config import ConfigError, StylizerConfig
 from artgan.imaging import tensor_to_pil
+from artgan.metrics.style import luminance
 from artgan.models.stylenet import StyleNet
 from artgan.tasks.stylize import Stylizer, tiled_apply
 from artgan.training.checkpoint import CheckpointError
@@ -65,18 +67,28 @@ def test_content_loss_ignores_colour_but_sees_structure():
     assert content_loss(moved, x, 2.0, "free") > 0.1 and content_loss(moved, x, 2.0, "brightness") > 0.02
 
 
+def layout_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of the coarse luminance (16 px cells) of two (3, H, W) images:
+    where the light and dark areas are, whatever the brushwork."""
+    a, b = (F.avg_pool2d(luminance(t[None]), 16).flatten() for t in (a, b))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()))
+
+
 def test_training_moves_photos_towards_the_style(tmp_path: Path):
     style = brush(96, 96)
     contents = [photo(256, 256, s) for s in range(3)]  # measured at 256 px: train at that scale
-    # 300 steps (~20 s): seeds 0 and 1 reached style ratios 0.56 and 0.80 with SSIM 0.70.
+    # 300 steps (~20 s). Seeds 0 and 1 reached style ratios 0.41 and 0.23, and layout
+    # correlations 0.84-0.89; with content_weight 2 the stripes swamp the disc (~0.53).
     cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=300,
-                         content_weight=6.0)
+                         content_weight=10.0)
     folder = train_stylizer(style, contents, cfg, tmp_path / "run", name="brush", progress=False)
     q = json.loads((folder / "config.json").read_text())["quality"]
-    # Untrained, the net is the identity (style distance = the photo's own, SSIM 1).
-    assert q["style_distance"] < 0.9 * q["style_distance_input"], q
-    assert q["content_ssim"] > 0.4, q
+    # Untrained, the net is the identity: style ratio 1 and layout correlation 1.
+    assert q["style_distance"] < 0.8 * q["style_distance_input"], q
     st = Stylizer.from_pretrained(tmp_path / "run")
+    for c in contents:
+        assert layout_correlation(st(c, output="tensor"), c) > 0.75
     img = tensor_to_pil(photo(50, 70))
     assert st(img, strength=0.5).size == (70, 50)
     t0 = st(img, strength=0.0, output="tensor")
