@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,6 +15,16 @@ import torch
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit (short hash), or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
 
 
 # --------------------------------------------------------------------------- machine

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import load_average, log, machine_info
+from _common import git_commit, load_average, log, machine_info
 
 from artgan.metrics.evaluate import evaluate
 from artgan.training.checkpoint import CheckpointError, resolve_model_folder
@@ -53,17 +53,6 @@ def train_run(data: str, family: str, args: argparse.Namespace, out: Path, extra
     if proc.returncode != 0:
         raise SystemExit(f"training {family} failed (exit {proc.returncode}); see the log above")
     return Path(proc.stdout.strip().splitlines()[-1])
-
-
-def git_commit() -> str | None:
-    """The commit of the artgan code being measured (None outside a git checkout)."""
-    import artgan
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(artgan.__file__).parent, capture_output=True, text=True)
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 def swd_curve(run: Path) -> list[list[float]]:

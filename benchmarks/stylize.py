@@ -29,13 +29,12 @@ import argparse
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
-from _common import load_average, log, machine_info
+from _common import git_commit, load_average, log, machine_info
 
 from artgan.config import StylizerConfig
 from artgan.imaging import load_image, make_grid, pil_to_tensor, save_png
@@ -45,14 +44,6 @@ from artgan.training.stylizer import apply, fit_long_side, measure_each, train_s
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 DEFAULT_STYLES = "starry_night.jpg,kandinky.png,PieterBruegel.png"
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _cell(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -172,7 +163,7 @@ def main() -> int:
     held = [r for r in rows if not r["trained_on"]]
     doc = {
         "benchmark": "stylize", "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-        "commit": _commit(), "machine": {**machine, "load_average_end": load_average()},
+        "commit": git_commit(), "machine": {**machine, "load_average_end": load_average()},
         "config": {**overrides, "minutes": args.minutes}, "side": args.side, "holdout": args.holdout,
         "rows": rows, "per_style": per_style, "overall": overall,
         "held_out": {k: med(held, k) for k in keys} if held else None,

@@ -26,14 +26,13 @@ import argparse
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import load_average, log, machine_info
+from _common import git_commit, load_average, log, machine_info
 
 from artgan.config import TextureConfig
 from artgan.imaging import make_grid, save_png
@@ -42,14 +41,6 @@ from artgan.tasks.texture import TextureSynth
 from artgan.training.texture import load_exemplar, train_texture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _fit(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -143,7 +134,7 @@ def main() -> int:
            for k in ("swd_ratio", "seam_tileable", "seam_plain", "render_1024_s", "train_minutes")}
     doc = {
         "benchmark": "texture", "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-        "commit": _commit(), "machine": {**machine, "load_average_end": load_average()},
+        "commit": git_commit(), "machine": {**machine, "load_average_end": load_average()},
         "minutes": args.minutes, "results": rows, "medians": med,
         "targets": {"swd_ratio": 1.5, "seam_tileable": 1.2, "render_1024_s": 1.0, "train_minutes": 3.0},
         "met": {
