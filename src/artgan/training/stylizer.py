@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import math
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,6 +37,7 @@ from ..models.texgan import MultiScaleDiscriminator
 from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
                          write_folder)
 from .rundir import truncate_stats
+from .ticker import Ticker
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
@@ -46,7 +45,6 @@ from .memory import keep_freed_memory
 TASK = "stylize"
 MODEL_DIR = "model"
 R1_INTERVAL = 4
-SAVE_SECONDS = 60.0
 
 
 def fit_long_side(img: torch.Tensor, side: int, *, multiple: int = 1) -> torch.Tensor:
@@ -272,20 +270,11 @@ def train_stylizer(
     say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
         f"content kept by {cfg.content}" + (f" (tone {cfg.tone}), " if "luma" in terms else ", ")
         + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps") + (f" (resuming at step {step})" if step else ""))
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=None if cfg.minutes is None else int(budget), unit="s", disable=not progress,
-               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")
-    stats = open(run / "stats.jsonl", "a", encoding="utf-8")
-    start = time.time()
-    last_save = last_log = last_tick = start
     names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms)]
-    sums = torch.zeros(len(names))
-    n_sums = 0
     reason = "budget reached"
-    try:
+    with Ticker(run / "stats.jsonl", names, budget, seconds, save, progress) as ticker:
         with stop_on_signals() as flag:
-            while (time.time() - start) < budget and (cfg.steps is None or step < cfg.steps):
+            while ticker.elapsed() < budget and (cfg.steps is None or step < cfg.steps):
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
                     break
@@ -330,29 +319,8 @@ def train_stylizer(
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
 
-                sums += torch.stack([loss_d.detach(), adv.detach(), *(p.detach() for p in parts)])
-                n_sums += 1
-                now = time.time()
-                if now - last_log >= 10.0:
-                    m = (sums / n_sums).tolist()
-                    row = {"step": step, "sec": round(seconds + now - start, 1),
-                           **{k: round(v, 4) for k, v in zip(names, m)},
-                           "steps_per_sec": round(n_sums / (now - last_log), 2)}
-                    stats.write(json.dumps(row) + "\n")
-                    stats.flush()
-                    bar.set_postfix_str(f"step {step}, " + ", ".join(f"{k[5:]} {v:.2f}" for k, v in zip(names, m)))
-                    sums.zero_()
-                    n_sums = 0
-                    last_log = now
-                bar.update(now - last_tick)
-                last_tick = now
-                if now - last_save >= SAVE_SECONDS:
-                    save(seconds + now - start)
-                    last_save = time.time()
-    finally:
-        bar.close()
-        stats.close()
-    seconds += time.time() - start
+                ticker.tick(step, torch.stack([loss_d.detach(), adv.detach(), *(p.detach() for p in parts)]))
+        seconds += ticker.elapsed()
 
     evals = (user_contents or generic_contents(styles[0], n=4))[:4]
     quality = measure(G_ema, styles[:4], evals)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import math
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenera
 from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
                          write_folder)
 from .rundir import truncate_stats
+from .ticker import Ticker
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
@@ -47,7 +46,6 @@ TASK = "texture"
 MODEL_DIR = "model"
 MIN_EXEMPLAR = 48  # px on the shorter side: D's 32 px crops need room to move (17 x 17 positions)
 R1_INTERVAL = 4  # lazy R1: every N D steps, weighted by N
-SAVE_SECONDS = 60.0
 
 
 class TextureError(ValueError):
@@ -202,19 +200,10 @@ def train_texture(
         + (" / " if cfg.minutes and cfg.steps else "") + (f"{cfg.steps} steps" if cfg.steps else "")
         + (f" (resuming at step {step})" if step else "")
     )
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=None if cfg.minutes is None else int(budget), unit="s", disable=not progress,
-               dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")
-    stats = open(run / "stats.jsonl", "a", encoding="utf-8")
-    start = time.time()
-    last_save = last_log = last_tick = start
-    sums = torch.zeros(3)
-    n_sums = 0
     reason = "budget reached"
-    try:
+    with Ticker(run / "stats.jsonl", ["loss/D", "loss/G", "loss/r1"], budget, seconds, save, progress) as ticker:
         with stop_on_signals() as flag:
-            while (time.time() - start) < budget and (cfg.steps is None or step < cfg.steps):
+            while ticker.elapsed() < budget and (cfg.steps is None or step < cfg.steps):
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
                     break
@@ -247,29 +236,8 @@ def train_texture(
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
 
-                sums += torch.stack([loss_d.detach(), loss_g.detach(), r1.detach()])
-                n_sums += 1
-                now = time.time()
-                if now - last_log >= 10.0:
-                    mean = (sums / n_sums).tolist()
-                    row = {"step": step, "sec": round(seconds + now - start, 1), "loss/D": round(mean[0], 4),
-                           "loss/G": round(mean[1], 4), "loss/r1": round(mean[2], 4),
-                           "steps_per_sec": round(n_sums / (now - last_log), 2)}
-                    stats.write(json.dumps(row) + "\n")
-                    stats.flush()
-                    bar.set_postfix_str(f"step {step}, D {mean[0]:.2f}, G {mean[1]:.2f}")
-                    sums.zero_()
-                    n_sums = 0
-                    last_log = now
-                bar.update(now - last_tick)
-                last_tick = now
-                if now - last_save >= SAVE_SECONDS:
-                    save(seconds + now - start)
-                    last_save = time.time()
-    finally:
-        bar.close()
-        stats.close()
-    seconds += time.time() - start
+                ticker.tick(step, torch.stack([loss_d.detach(), loss_g.detach(), r1.detach()]))
+        seconds += ticker.elapsed()
 
     quality = measure(G_ema, exemplar, cfg)
     # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
