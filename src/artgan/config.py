@@ -212,6 +212,7 @@ class TextureConfig:
 
 
 CONTENT_TERMS = ("luma", "nce", "cycle")
+TONES = ("keep", "brightness", "free")  # what of the photo's tone the luma term leaves free
 
 
 @dataclass(frozen=True)
@@ -272,8 +273,8 @@ class StylizerConfig:
         parts = self.content_terms()
         if not parts or set(parts) - set(CONTENT_TERMS):
             raise ConfigError(f"content must join some of {', '.join(CONTENT_TERMS)} with '+', got {self.content!r}")
-        if self.tone not in ("keep", "brightness", "free"):
-            raise ConfigError(f"tone must be keep, brightness or free, got {self.tone!r}")
+        if self.tone not in TONES:
+            raise ConfigError(f"tone must be one of {', '.join(TONES)}, got {self.tone!r}")
         if self.nce_places < 2:
             raise ConfigError("nce_places must be >= 2")
         if self.train_side < self.crop:

@@ -243,6 +243,15 @@ def read_task_config(folder: Path, task: str, what: str, how_to_train: str) -> d
     return raw
 
 
+def parse_section(folder: Path, raw: dict[str, Any], section: str, parse: Any) -> Any:
+    """``parse(raw[section]).validate()``: the settings of a task model folder, or a
+    CheckpointError naming the file when the section is missing or wrong."""
+    try:
+        return parse(raw[section]).validate()
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{folder / 'config.json'}: bad {section} section ({exc})") from exc
+
+
 def resolve_run_model(path: str | Path, model_dir: str, what: str, command: str) -> Path:
     """The model folder meant by ``path``: a model folder, or a run folder holding one in
     ``model_dir`` (or in ``.old-<model_dir>`` when a save was killed mid-swap)."""

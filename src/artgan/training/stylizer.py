@@ -27,14 +27,14 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..config import FORMAT_VERSION, ConfigError, StylizerConfig, stylizer_config_from_dict, to_dict
+from ..config import FORMAT_VERSION, StylizerConfig, stylizer_config_from_dict, to_dict
 from ..data.crops import random_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
 from ..losses import d_loss, g_loss, patch_nce, r1_penalty
 from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
 from ..models.stylenet import PatchProjector, StyleNet
 from ..models.texgan import MultiScaleDiscriminator
-from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
+from .checkpoint import (load_state, load_weights, parse_section, pixels_key, read_task_config, resolve_run_model,
                          write_folder)
 from .rundir import truncate_stats
 from .ticker import Ticker
@@ -71,9 +71,6 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     c = x.shape[1]
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
-TONES = ("keep", "brightness", "free")
 
 
 def _retone(x: torch.Tensor, tone: str) -> torch.Tensor:
@@ -117,12 +114,9 @@ def stylizer_key(style: torch.Tensor, contents: Sequence[torch.Tensor], cfg: Sty
 
 
 def read_stylizer_config(folder: Path) -> tuple[StylizerConfig, dict[str, Any]]:
-    path = folder / "config.json"
+    """(StylizerConfig, raw dict) of a stylizer model folder, with errors that say what is wrong."""
     raw = read_task_config(folder, TASK, "stylizer", "artgan train-stylizer --style PAINTING --out RUN")
-    try:
-        return stylizer_config_from_dict(raw["stylizer"]).validate(), raw
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path}: bad stylizer section ({exc})") from exc
+    return parse_section(folder, raw, "stylizer", stylizer_config_from_dict), raw
 
 
 def resolve_stylizer_folder(path: str | Path) -> Path:

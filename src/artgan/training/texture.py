@@ -27,15 +27,15 @@ from typing import Any
 
 import torch
 
-from ..config import FORMAT_VERSION, ConfigError, TextureConfig, texture_config_from_dict, to_dict
+from ..config import FORMAT_VERSION, TextureConfig, texture_config_from_dict, to_dict
 from ..data.crops import random_crops, wrapped_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
 from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
 from .. import __version__
 from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
-from .checkpoint import (CheckpointError, load_state, load_weights, pixels_key, read_task_config, resolve_run_model,
-                         write_folder)
+from .checkpoint import (CheckpointError, load_state, load_weights, parse_section, pixels_key, read_task_config,
+                         resolve_run_model, write_folder)
 from .rundir import truncate_stats
 from .ticker import Ticker
 from .console import say, stop_on_signals
@@ -101,10 +101,7 @@ def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
     if raw.get("arch_version", ARCH_VERSION) != ARCH_VERSION:
         raise CheckpointError(f"{path}: a texture model from another version of the network "
                               f"({raw.get('arch_version')} vs {ARCH_VERSION}); train it again")
-    try:
-        return texture_config_from_dict(raw["texture"]).validate(), raw
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path}: bad texture section ({exc})") from exc
+    return parse_section(folder, raw, "texture", texture_config_from_dict), raw
 
 
 def resolve_texture_folder(path: str | Path) -> Path:
