@@ -110,3 +110,41 @@ def test_family_defaults_and_legacy_files():
                                           if k not in ("upsample", "d_patch")}}
     m = read_model_file_dict(old, "old/config.json")
     assert m.upsample == "nearest" and m.d_patch is False and m.width == 8
+
+
+def test_resgan_noise_inputs_seeded_by_latent_in_eval():
+    """With g_noise, training draws fresh noise (same z, different images once the
+    strengths are non-zero), while eval seeds each sample's noise from its own latent,
+    so an image never depends on the rest of its batch; the strengths get gradients."""
+    c = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, g_noise=True)
+    torch.manual_seed(0)
+    G = build_generator(c)
+    with torch.no_grad():
+        for block in G.blocks.values():
+            block.noise_strength.fill_(0.5)
+    z = torch.randn(4, 16)
+    assert not torch.allclose(G(z), G(z))  # train mode: fresh noise every call
+    G.eval()
+    torch.testing.assert_close(G(z)[2:3], G(z[2:3]), atol=1e-5, rtol=1e-4)
+    assert torch.equal(G(z), G(z))
+    G.train()
+    G(z).square().mean().backward()
+    assert all(b.noise_strength.grad.abs().sum() > 0 for b in G.blocks.values())
+
+
+def test_resgan_d_width_sets_discriminator_channels_only():
+    c = ModelConfig(resolution=32, width=8, max_width=64, z_dim=16, d_width=16).validate()
+    G, D = build_generator(c), build_discriminator(c)
+    assert D.from_rgb.out_channels == 16 and G.to_rgb.in_channels == 8
+    assert D(G(torch.randn(2, 16))).shape[0] == 2
+    with pytest.raises(ConfigError, match="d_width"):
+        ModelConfig(d_width=2).validate()
+
+
+def test_files_without_noise_or_d_width_load_as_trained():
+    from artgan.config import read_model_file_dict, to_dict
+
+    old = {"format_version": 1, "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items()
+                                          if k not in ("g_noise", "d_width")}}
+    m = read_model_file_dict(old, "old/config.json")
+    assert m.g_noise is False and m.d_width is None

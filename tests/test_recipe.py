@@ -33,3 +33,14 @@ def test_resolve_fills_only_unset_fields():
     again, chosen2 = resolve(out, 20, 500)
     assert again == out and chosen2 == {}
     assert replace(out).validate()
+
+
+def test_min_scale_whole_works_unless_patch_mode():
+    """Whole-image crops cover the whole shorter side (what evaluate compares with);
+    patch mode, chosen or given, keeps multi-scale patches."""
+    assert suggest(14, 64, 700)["min_scale"][0] == 1.0
+    assert suggest(1, 64, 700)["min_scale"][0] == 0.6  # patch mode chosen
+    assert suggest(14, 64, 700, crop_size=128)["min_scale"][0] == 0.6  # patch mode given
+    assert suggest(1, 64, 700, crop_size=0)["min_scale"][0] == 1.0  # whole images forced
+    out, _ = resolve(TrainConfig(min_scale=0.8), 14, 700)
+    assert out.min_scale == 0.8  # the user's value wins

@@ -24,8 +24,8 @@ def test_paintings_swd_drops(tmp_path, family):
 
     art = shared_or_skip("art")
     cfg = TrainConfig(model=ModelConfig(family=family, resolution=32), data=str(art), minutes=3.0, seed=0)
-    data = ingest(art, target_short=crop_short_side(32, cfg.min_scale), min_short=32, progress=False)
-    reals = CropSampler(data.images, 32).sample(256, torch.Generator().manual_seed(9))
+    data = ingest(art, target_short=crop_short_side(32, 1.0), min_short=32, progress=False)  # whole-image crops
+    reals = CropSampler(data.images, 32, min_scale=1.0).sample(256, torch.Generator().manual_seed(9))
     torch.manual_seed(cfg.seed)
     untrained = build_generator(cfg.model).eval()
     with torch.no_grad():

@@ -34,7 +34,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--crop-size", type=int, default=None,
                    help="patch mode: random crops of about this many source pixels (default: on for 4 images or fewer; 0 = whole images)")
-    p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction (default 0.6)")
+    p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction of the shorter side (default: 1.0 for whole-image crops, 0.6 in patch mode)")
     p.add_argument("--loss", choices=LOSSES, default=None, help="ns (non-saturating, default) or hinge")
     p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default: from resolution and batch, 0.1 at 64 px; 0 disables)")
     p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none'")
@@ -47,6 +47,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
     p.add_argument("--d-patch", action=argparse.BooleanOptionalAction, default=None,
                    help="D also judges 8x8 patches of each image (resgan)")
+    p.add_argument("--d-width", type=int, default=None, help="D's channels at full resolution (resgan; default: --width)")
+    p.add_argument("--lr-d", type=float, default=None, help="D's learning rate, if it should differ from --lr")
+    p.add_argument("--g-noise", action=argparse.BooleanOptionalAction, default=None,
+                   help="per-pixel noise inputs in G's blocks, for fine stochastic detail (resgan)")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
     p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
     p.add_argument("--metric-kimg", type=float, default=None,
@@ -64,6 +68,7 @@ def _train_config(a: argparse.Namespace):
     model_kw = {k: v for k, v in {
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
         "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
+        "g_noise": a.g_noise, "d_width": a.d_width,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:
@@ -72,7 +77,7 @@ def _train_config(a: argparse.Namespace):
         "data": a.data, "batch": a.batch, "minutes": a.minutes, "kimg": a.kimg, "seed": a.seed,
         "crop_size": a.crop_size, "min_scale": a.min_scale, "loss": a.loss, "r1_gamma": a.r1,
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
-        "lr_g": a.lr, "lr_d": a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
+        "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
     }.items() if v is not None}

@@ -17,7 +17,7 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear")
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -41,13 +41,15 @@ class ModelConfig:
     spectral_norm: bool = False  # spectral normalisation on D's weights
     upsample: str = "nearest"  # generator upsampling: "nearest" or "bilinear" (resgan)
     d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
+    g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
+    d_width: int | None = None  # D's channels at full resolution (resgan); None: the same as width
 
     def __post_init__(self) -> None:
         # Fill fields left to the family, so every saved config.json holds concrete values.
         from .models import FAMILIES
 
         fam = FAMILIES.get(self.family)
-        for name, fallback in (("width", 32), ("d_patch", False)):
+        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False)):
             if getattr(self, name) is None:
                 value = fam.defaults.get(name, fallback) if fam is not None else fallback
                 object.__setattr__(self, name, value)
@@ -62,6 +64,8 @@ class ModelConfig:
             raise ConfigError(f"resolution must be a power of two in 16..1024, got {r}")
         if self.width < 4 or self.max_width < self.width:
             raise ConfigError("width must be >= 4 and max_width >= width")
+        if self.d_width is not None and not 4 <= self.d_width <= self.max_width:
+            raise ConfigError("d_width must be >= 4 and at most max_width")
         if self.z_dim < 1:
             raise ConfigError("z_dim must be positive")
         if not 0.0 <= self.d_dropout < 1.0:
@@ -74,6 +78,10 @@ class ModelConfig:
         """Channel count of feature maps at spatial size ``res``."""
         return min(self.max_width, self.width * self.resolution // res)
 
+    def d_channels(self, res: int) -> int:
+        """Discriminator channel count at spatial size ``res`` (``d_width`` or ``width``)."""
+        return min(self.max_width, (self.d_width or self.width) * self.resolution // res)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -82,7 +90,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
-    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size.
+    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -101,7 +109,7 @@ class TrainConfig:
     minutes: float | None = None
     seed: int = 0
     crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
-    min_scale: float = 0.6  # random crops cover between min_scale and 1 of the shorter side
+    min_scale: float | None = None  # random crops cover between min_scale and 1 of the shorter side
     max_pixels: int = 64_000_000
     min_images: int = 1
     snapshot_kimg: float = 2.0  # sample grid every N kimg
@@ -137,7 +145,7 @@ class TrainConfig:
             raise ConfigError("minutes must be positive")
         if self.crop_size is not None and 0 < self.crop_size < 8 or (self.crop_size or 0) < 0:
             raise ConfigError("crop_size must be at least 8 pixels (or 0 for whole-image crops)")
-        if not 0.05 <= self.min_scale <= 1.0:
+        if self.min_scale is not None and not 0.05 <= self.min_scale <= 1.0:
             raise ConfigError("min_scale must be in [0.05, 1]")
         for name in ("lr_g", "lr_d", "ema_kimg", "snapshot_kimg", "checkpoint_kimg"):
             if getattr(self, name) is None:
@@ -186,6 +194,8 @@ class TextureConfig:
     def validate(self) -> "TextureConfig":
         if self.width < 4 or self.max_width < self.width:
             raise ConfigError("width must be >= 4 and max_width >= width")
+        if self.d_width is not None and not 4 <= self.d_width <= self.max_width:
+            raise ConfigError("d_width must be >= 4 and at most max_width")
         if not 1 <= self.levels <= 5:
             raise ConfigError("levels must be in 1..5")
         if self.z_ch < 1 or self.d_width < 4:

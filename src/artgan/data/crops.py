@@ -63,7 +63,10 @@ class CropSampler:
             boxes.append((int(idx[i]), y, x, side))
             crop = img[:, y : y + side, x : x + side].unsqueeze(0).float()
             if side != r:
-                crop = F.interpolate(crop, size=(r, r), mode="bilinear", align_corners=False, antialias=side > r)
+                # Antialiased bicubic, close to PIL's filters: the antialiased *bilinear* used
+                # before is a triangle filter that blurred every crop (fine-band std 0.13 vs
+                # 0.16 for the same paintings downscaled by PIL), so generators learned blur.
+                crop = F.interpolate(crop, size=(r, r), mode="bicubic", align_corners=False, antialias=side > r)
             crop = crop[0]
             if self.hflip and float(u[i, 3]) < 0.5:
                 crop = crop.flip(-1)

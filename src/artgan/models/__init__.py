@@ -29,7 +29,7 @@ def _registry() -> dict[str, Family]:
         # (54 vs 18 img/s at 64 px) and reached a lower SWD in the same 4 minutes (127 vs 240);
         # patch-level D logits lowered it again in both paired screens (benchmarks/quality.py).
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
-                         {"width": 16, "d_patch": True}),
+                         {"width": 16, "d_patch": True, "g_noise": True}),
         "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}),
     }
 

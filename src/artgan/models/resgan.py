@@ -10,6 +10,7 @@ augmentation regularise it; spectral norm and dropout are options).
 from __future__ import annotations
 
 import math
+import zlib
 
 import torch
 import torch.nn.functional as F
@@ -20,24 +21,33 @@ from .common import init_he, init_weights, maybe_sn, stages
 
 
 class UpBlock(nn.Module):
-    """(B, cin, r, r) -> (B, cout, 2r, 2r)."""
+    """(B, cin, r, r) -> (B, cout, 2r, 2r); with ``noise``, two (B, 1, 2r, 2r) noise maps are
+    added after each conv, scaled per channel by learned strengths that start at zero."""
 
-    def __init__(self, cin: int, cout: int, mode: str = "nearest") -> None:
+    def __init__(self, cin: int, cout: int, mode: str = "nearest", noise: bool = False) -> None:
         super().__init__()
         self.mode = mode
+        # (2, C, 1, 1), not 5-D: channels-last conversion needs rank-4 parameters.
+        self.noise_strength = nn.Parameter(torch.zeros(2, cout, 1, 1)) if noise else None
         self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.skip = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``noise``: (2, B, 1, 2r, 2r) when the block was built with ``noise``."""
         # The 1x1 skip commutes with (linear) upsampling: applying it first costs 4x fewer FLOPs.
         s = self._up(self.skip(x))
         x = self._up(x)
+        h = self.bn1(self.conv1(x))
+        if self.noise_strength is not None:
+            # After batch norm, so the learned strength is relative to unit-scale features.
+            h = h + self.noise_strength[0] * noise[0]
         # In-place activations: one less full-size tensor written per layer (memory-bound ops).
-        h = F.leaky_relu_(self.bn1(self.conv1(x)), 0.2)
-        h = self.bn2(self.conv2(h))
+        h = self.bn2(self.conv2(F.leaky_relu_(h, 0.2)))
+        if self.noise_strength is not None:
+            h = h + self.noise_strength[1] * noise[1]
         return F.leaky_relu_(h.add_(s), 0.2)
 
 
@@ -77,8 +87,9 @@ class ResGenerator(nn.Module):
         c4 = cfg.channels(4)
         self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
         self.bn0 = nn.BatchNorm2d(c4)
+        self.noise = bool(cfg.g_noise)
         self.blocks = nn.ModuleDict(
-            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), cfg.upsample) for r in self.res[1:]}
+            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), cfg.upsample, self.noise) for r in self.res[1:]}
         )
         self.sle_pairs = _sle_pairs(cfg.resolution)
         self.sle = nn.ModuleDict(
@@ -90,12 +101,27 @@ class ResGenerator(nn.Module):
         for block in self.blocks.values():
             nn.init.normal_(block.bn2.weight, 0.2, 0.02)
 
+    def draw_noise(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
+        """{r: (2, B, 1, r, r)} noise maps for every block. Training draws fresh noise; in
+        eval mode each sample's maps are seeded by its own z, so an image depends only on
+        its latent (``--seed 5 --n 1`` still reproduces image 5 of a batch)."""
+        b = z.shape[0]
+        if self.training:
+            return {r: torch.randn(2, b, 1, r, r, device=z.device, dtype=z.dtype) for r in self.res[1:]}
+        out = {r: torch.empty(2, b, 1, r, r, dtype=z.dtype) for r in self.res[1:]}
+        for i, zi in enumerate(z.detach().float().cpu()):
+            gen = torch.Generator().manual_seed(zlib.crc32(zi.numpy().tobytes()))
+            for r in self.res[1:]:
+                out[r][:, i] = torch.randn(2, 1, r, r, generator=gen)
+        return {r: n.to(z.device) for r, n in out.items()}
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        noise = self.draw_noise(z) if self.noise else {}
         x = self.fc(z).view(z.shape[0], -1, 4, 4)
         x = F.leaky_relu_(self.bn0(x), 0.2)
         feats = {4: x}
         for r in self.res[1:]:
-            x = self.blocks[str(r)](x)
+            x = self.blocks[str(r)](x, noise.get(r))
             for s, d in self.sle_pairs:
                 if d == r:
                     x = self.sle[f"{s}to{d}"](feats[s], x)
@@ -138,13 +164,13 @@ class ResDiscriminator(nn.Module):
         super().__init__()
         sn = cfg.spectral_norm
         res = stages(cfg.resolution)[::-1]  # R .. 4
-        self.from_rgb = maybe_sn(nn.Conv2d(3, cfg.channels(res[0]), 3, 1, 1), sn)
-        self.blocks = nn.Sequential(*[DownBlock(cfg.channels(r), cfg.channels(r // 2), sn) for r in res[:-1]])
-        c4 = cfg.channels(4)
+        self.from_rgb = maybe_sn(nn.Conv2d(3, cfg.d_channels(res[0]), 3, 1, 1), sn)
+        self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn) for r in res[:-1]])
+        c4 = cfg.d_channels(4)
         self.conv4 = maybe_sn(nn.Conv2d(c4, c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
-        self.patch = maybe_sn(nn.Conv2d(cfg.channels(8), 1, 1), sn) if cfg.d_patch else None
+        self.patch = maybe_sn(nn.Conv2d(cfg.d_channels(8), 1, 1), sn) if cfg.d_patch else None
         self.apply(init_he)
         for block in self.blocks:
             block.init_scaled()

@@ -91,7 +91,8 @@ def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any
     Raises DatasetError when there are too few usable images.
     """
     r = cfg.model.resolution
-    whole = crop_short_side(r, cfg.min_scale)
+    # Whole-image mode's min_scale, when left to the data, is 1.0 (training/recipe.py).
+    whole = crop_short_side(r, cfg.min_scale or 1.0)
     if cfg.crop_size is None:
         # Patch mode or not depends on how many images there are: a few keep their source
         # pixels (as with an explicit --crop-size, so a resumed run decodes identically),
