@@ -127,6 +127,10 @@ def test_resgan_noise_inputs_seeded_by_latent_in_eval():
     G.eval()
     torch.testing.assert_close(G(z)[2:3], G(z[2:3]), atol=1e-5, rtol=1e-4)
     assert torch.equal(G(z), G(z))
+    G.noise_seed = 3  # a latent walk: one noise draw shared by every frame
+    maps = G.draw_noise(z)
+    assert all(torch.equal(m[:, 0], m[:, 3]) for m in maps.values())
+    G.noise_seed = None
     G.train()
     G(z).square().mean().backward()
     assert all(b.noise_strength.grad.abs().sum() > 0 for b in G.blocks.values())
@@ -148,3 +152,33 @@ def test_files_without_noise_or_d_width_load_as_trained():
                                           if k not in ("g_noise", "d_width")}}
     m = read_model_file_dict(old, "old/config.json")
     assert m.g_noise is False and m.d_width is None
+
+
+def test_d_blur_removes_the_finest_lattice_before_striding():
+    """blur4 keeps flat areas and cancels a 2-px checkerboard (the pattern a strided conv
+    aliases); a D built with d_blur still runs and trains."""
+    from artgan.models.resgan import blur4
+
+    yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    checker = ((yy + xx) % 2 * 2 - 1).float().expand(1, 2, 16, 16)
+    assert blur4(checker).abs().max() < 1e-6
+    torch.testing.assert_close(blur4(torch.full((1, 2, 16, 16), 0.3)), torch.full((1, 2, 16, 16), 0.3))
+    c = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_blur=True)
+    D = build_discriminator(c)
+    D(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert all(p.grad is not None for p in D.parameters())
+
+
+def test_d_mbstd_looks_across_its_group_only():
+    """Minibatch std: a logit reacts to the other images of its group of 4, not to other
+    groups, and such a D asks for separate real and fake passes."""
+    c = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=True)
+    torch.manual_seed(0)
+    D = build_discriminator(c).eval()
+    assert D.batch_independent is False
+    x = torch.randn(8, 3, 32, 32)
+    y = x.clone()
+    y[1] += 1.0  # a member of the first group
+    delta = (D(y) - D(x))[:, 0].abs()
+    assert delta[0] > 0 and delta[4:].max() == 0
+    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16)).batch_independent

@@ -17,7 +17,7 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear")
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -43,13 +43,15 @@ class ModelConfig:
     d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
     g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
     d_width: int | None = None  # D's channels at full resolution (resgan); None: the same as width
+    d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
+    d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
 
     def __post_init__(self) -> None:
         # Fill fields left to the family, so every saved config.json holds concrete values.
         from .models import FAMILIES
 
         fam = FAMILIES.get(self.family)
-        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False)):
+        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False)):
             if getattr(self, name) is None:
                 value = fam.defaults.get(name, fallback) if fam is not None else fallback
                 object.__setattr__(self, name, value)

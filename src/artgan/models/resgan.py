@@ -88,6 +88,9 @@ class ResGenerator(nn.Module):
         self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
         self.bn0 = nn.BatchNorm2d(c4)
         self.noise = bool(cfg.g_noise)
+        # Eval-mode override: every sample gets the noise of this seed (a latent walk keeps
+        # its fine detail still instead of re-drawing it every frame). Not saved.
+        self.noise_seed: int | None = None
         self.blocks = nn.ModuleDict(
             {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), cfg.upsample, self.noise) for r in self.res[1:]}
         )
@@ -108,6 +111,10 @@ class ResGenerator(nn.Module):
         b = z.shape[0]
         if self.training:
             return {r: torch.randn(2, b, 1, r, r, device=z.device, dtype=z.dtype) for r in self.res[1:]}
+        if self.noise_seed is not None:
+            gen = torch.Generator().manual_seed(self.noise_seed)
+            return {r: torch.randn(2, 1, 1, r, r, generator=gen).expand(2, b, 1, r, r).to(z.device, z.dtype)
+                    for r in self.res[1:]}
         out = {r: torch.empty(2, b, 1, r, r, dtype=z.dtype) for r in self.res[1:]}
         for i, zi in enumerate(z.detach().float().cpu()):
             gen = torch.Generator().manual_seed(zlib.crc32(zi.numpy().tobytes()))
@@ -129,17 +136,33 @@ class ResGenerator(nn.Module):
         return torch.tanh(self.to_rgb(x))
 
 
-class DownBlock(nn.Module):
-    """(B, cin, r, r) -> (B, cout, r/2, r/2)."""
+_BLUR4 = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8.0  # binomial low-pass, as before StyleGAN2's strided convs
 
-    def __init__(self, cin: int, cout: int, sn: bool) -> None:
+
+def blur4(x: torch.Tensor) -> torch.Tensor:
+    """Separable [1, 3, 3, 1] / 8 blur, reflect-padded to keep the size. (B, C, H, W) -> same."""
+    c = x.shape[1]
+    k = _BLUR4.to(x)
+    x = F.pad(x, (1, 2, 1, 2), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, 4).expand(c, 1, 1, 4), groups=c)
+    return F.conv2d(x, k.view(1, 1, 4, 1).expand(c, 1, 4, 1), groups=c)
+
+
+class DownBlock(nn.Module):
+    """(B, cin, r, r) -> (B, cout, r/2, r/2). With ``blur``, the strided conv sees a
+    low-passed input: without it, a pattern at the stride's period aliases to something D
+    may not notice, which is where G can hide a fine lattice."""
+
+    def __init__(self, cin: int, cout: int, sn: bool, blur: bool = False) -> None:
         super().__init__()
+        self.blur = blur
         self.conv1 = maybe_sn(nn.Conv2d(cin, cin, 3, 1, 1), sn)
         self.conv2 = maybe_sn(nn.Conv2d(cin, cout, 4, 2, 1), sn)
         self.skip = maybe_sn(nn.Conv2d(cin, cout, 1, bias=False), sn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv2(F.leaky_relu_(self.conv1(x), 0.2))
+        h = F.leaky_relu_(self.conv1(x), 0.2)
+        h = self.conv2(blur4(h) if self.blur else h)
         s = self.skip(F.avg_pool2d(x, 2))
         # The sum is not rescaled here: init_scaled() puts the 1/sqrt(2) that keeps its
         # variance equal to its parts' into conv2 and skip (LeakyReLU is positively
@@ -151,6 +174,22 @@ class DownBlock(nn.Module):
             for conv in (self.conv2, self.skip):
                 w = conv.parametrizations.weight.original if hasattr(conv, "parametrizations") else conv.weight
                 w.mul_(1 / math.sqrt(2))
+
+
+MBSTD_GROUP = 4
+
+
+def minibatch_std(h: torch.Tensor, group: int = MBSTD_GROUP) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C + 1, H, W): appends, as a constant map, the standard deviation
+    of the features over each group of consecutive samples (Karras et al. 2018), so D can
+    see a batch whose images are too alike. Groups are consecutive and B is split evenly,
+    so a batch of reals followed by as many fakes never mixes the two in one group."""
+    b, c, hh, ww = h.shape
+    g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
+    y = h.float().view(b // g, g, c, hh, ww)
+    std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
+    feat = std.repeat_interleave(g).view(b, 1, 1, 1).expand(b, 1, hh, ww).to(h.dtype)
+    return torch.cat([h, feat], dim=1)
 
 
 class ResDiscriminator(nn.Module):
@@ -165,9 +204,13 @@ class ResDiscriminator(nn.Module):
         sn = cfg.spectral_norm
         res = stages(cfg.resolution)[::-1]  # R .. 4
         self.from_rgb = maybe_sn(nn.Conv2d(3, cfg.d_channels(res[0]), 3, 1, 1), sn)
-        self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn) for r in res[:-1]])
+        self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn, bool(cfg.d_blur)) for r in res[:-1]])
         c4 = cfg.d_channels(4)
-        self.conv4 = maybe_sn(nn.Conv2d(c4, c4, 3, 1, 1), sn)
+        self.mbstd = bool(cfg.d_mbstd)
+        # With minibatch std a sample's logit depends on its group, so reals and fakes must
+        # go through D in separate passes (training/steps.py checks this flag).
+        self.batch_independent = not self.mbstd
+        self.conv4 = maybe_sn(nn.Conv2d(c4 + int(self.mbstd), c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
         self.patch = maybe_sn(nn.Conv2d(cfg.d_channels(8), 1, 1), sn) if cfg.d_patch else None
@@ -182,6 +225,8 @@ class ResDiscriminator(nn.Module):
             h = block(h)
             if self.patch is not None and h.shape[-1] == 8:
                 patch = self.patch(h).flatten(1)  # (B, 64)
+        if self.mbstd:
+            h = minibatch_std(h)
         h = F.leaky_relu_(self.conv4(h), 0.2)
         logit = self.fc(self.dropout(h.flatten(1)))  # (B, 1)
         return logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)

@@ -95,4 +95,14 @@ class Generator:
             raise ValueError("a walk needs at least 2 keyframes")
         keys = self.latents(keyframes, seed, truncation)
         zs = [slerp(keys[i], keys[(i + 1) % keyframes], t / steps) for i in range(keyframes) for t in range(steps)]
-        return [tensor_to_pil(im) for im in self.render(torch.stack(zs))]
+        # A generator with noise inputs keeps one noise draw for the whole walk, so only
+        # the latent moves (per-latent noise would make fine detail flicker frame to frame).
+        has_noise = hasattr(self.net, "noise_seed")
+        if has_noise:
+            self.net.noise_seed = seed
+        try:
+            frames = self.render(torch.stack(zs))
+        finally:
+            if has_noise:
+                self.net.noise_seed = None
+        return [tensor_to_pil(im) for im in frames]
