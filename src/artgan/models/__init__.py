@@ -28,8 +28,9 @@ def _registry() -> dict[str, Family]:
         # resgan: 16 channels at full resolution trains 3x more images per CPU minute than 32
         # (54 vs 18 img/s at 64 px) and reached a lower SWD in the same 4 minutes (127 vs 240);
         # patch-level D logits lowered it again in both paired screens (benchmarks/quality.py).
+        # 2026-11-30, 5-min screens (evaluated SWD): noise inputs 128 -> minibatch std 102.
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
-                         {"width": 16, "d_patch": True, "g_noise": True}),
+                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}),
         "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}),
     }
 
