@@ -22,8 +22,9 @@ The rules, and where they come from:
   training images. ``0`` forces whole-image crops.
 - **min_scale**: in whole-image mode 1.0, so every training crop is a whole work's
   shorter side, the distribution `artgan evaluate` compares with. Zoomed crops (0.6) are a
-  different distribution: on the 14 paintings, real zoomed crops alone are SWD 62 from real
-  whole crops at 64 px (41 at 1.0), and a 4-minute resgan run reached 128 instead of 140.
+  different distribution: on the 14 paintings, real zoomed crops alone are SWD 62 from the
+  evaluation crops at 64 px, whole crops 35 (benchmarks/crop_fidelity.py), and a 4-minute
+  resgan run reached 128 instead of 140.
   Patch mode keeps 0.6: multi-scale patches are its point.
 """
 
