@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..models.common import separable_blur
 
 __all__ = ["swd", "laplacian_pyramid", "binomial_blur"]
 
@@ -35,12 +36,7 @@ _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # the classic pyrami
 
 def binomial_blur(x: torch.Tensor) -> torch.Tensor:
     """Separable 5-tap binomial blur (a Gaussian of sigma 1), reflect padding. (N, C, H, W) -> same shape."""
-    c = x.shape[1]
-    k = _BINOMIAL.to(x)
-    # Reflect padding keeps image borders from darkening, which would add fake "edges".
-    x = F.pad(x, (2, 2, 2, 2), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
-    return F.conv2d(x, k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+    return separable_blur(x, _BINOMIAL, (2, 2))
 
 
 def _pyr_down(x: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -45,3 +46,13 @@ def init_he(module: nn.Module) -> None:
         nn.init.kaiming_normal_(module.weight, a=0.2, nonlinearity="leaky_relu")
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+def separable_blur(x: torch.Tensor, taps: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
+    """Blur each channel with the 1-D kernel ``taps`` along rows then columns, reflect-padded
+    by ``pad`` = (before, after) on both axes. (N, C, H, W) -> (N, C, H', W')."""
+    c, k = x.shape[1], taps.to(x)
+    # Reflect padding keeps image borders from darkening, which would add fake "edges".
+    x = F.pad(x, (*pad, *pad), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, len(k)), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, len(k), 1), groups=c)

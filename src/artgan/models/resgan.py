@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .common import init_he, init_weights, maybe_sn, stages
+from .common import init_he, init_weights, maybe_sn, separable_blur, stages
 
 
 class UpBlock(nn.Module):
@@ -141,11 +141,7 @@ _BLUR4 = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8.0  # binomial low-pass, as befor
 
 def blur4(x: torch.Tensor) -> torch.Tensor:
     """Separable [1, 3, 3, 1] / 8 blur, reflect-padded to keep the size. (B, C, H, W) -> same."""
-    c = x.shape[1]
-    k = _BLUR4.to(x)
-    x = F.pad(x, (1, 2, 1, 2), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, 4).expand(c, 1, 1, 4), groups=c)
-    return F.conv2d(x, k.view(1, 1, 4, 1).expand(c, 1, 4, 1), groups=c)
+    return separable_blur(x, _BLUR4, (1, 2))
 
 
 class DownBlock(nn.Module):
