@@ -196,8 +196,6 @@ class TextureConfig:
     def validate(self) -> "TextureConfig":
         if self.width < 4 or self.max_width < self.width:
             raise ConfigError("width must be >= 4 and max_width >= width")
-        if self.d_width is not None and not 4 <= self.d_width <= self.max_width:
-            raise ConfigError("d_width must be >= 4 and at most max_width")
         if not 1 <= self.levels <= 5:
             raise ConfigError("levels must be in 1..5")
         if self.z_ch < 1 or self.d_width < 4:
