@@ -242,6 +242,7 @@ class StylizerConfig:
     crop: int = 128  # training crops of content and style images, px (D sees whole crops)
     batch: int = 4
     lr: float = 2e-4
+    lr_d: float | None = None  # D's own learning rate (two time-scale update rule); None: lr
     r1_gamma: float = 1.0
     # What keeps the photo's content, '+'-joined: "luma" (L1 on blurred luminance), "nce"
     # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
@@ -274,8 +275,10 @@ class StylizerConfig:
             raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
-        for name in ("lr", "ema_steps", "content_blur"):
+        for name in ("lr", "ema_steps", "content_blur", "lr_d"):
             v = getattr(self, name)
+            if v is None and name == "lr_d":
+                continue
             if not v > 0 or not math.isfinite(v):
                 raise ConfigError(f"{name} must be a positive number")
         if self.r1_gamma < 0 or self.content_weight < 0 or self.nce_weight < 0 or self.cycle_weight < 0 or self.batch < 1:

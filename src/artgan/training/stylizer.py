@@ -222,7 +222,7 @@ def train_stylizer(
     g_params = [p for k, m in modules.items() if not k.startswith("D") for p in m.parameters()]
     d_params = [p for k, m in modules.items() if k.startswith("D") for p in m.parameters()]
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(0.5, 0.99))
-    opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.99))
     step, seconds = 0, 0.0
     if state is not None:
         folder = resolve_stylizer_folder(run)
