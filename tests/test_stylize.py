@@ -32,6 +32,9 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     assert apply(G, photo(37, 45)).shape == (3, 37, 45)
     with pytest.raises(ConfigError, match="multiple of 4"):
         StylizerConfig(crop=30).validate()
+    with pytest.raises(ConfigError, match="lr_d"):
+        StylizerConfig(lr_d=0.0).validate()
+    StylizerConfig(lr_d=None).validate()  # None: D uses lr
 
 
 def test_tiled_inference_matches_one_pass():
