@@ -10,10 +10,10 @@ per ``--eval-seeds`` seed (a new draw of fakes and reals each time), and keeps t
 ``--runs LABEL=RUN_DIR`` (repeatable) evaluates runs that already exist instead of training.
 
 Why several draws and a floor: SWD from 256 images per side is a noisy, biased estimate.
-Two draws of *real* crops of the same paintings are far from 0 apart (about 46 at 64 px on
-the 14 paintings), so no generator can score below that floor, and one draw of fakes
-moves by 10-25 %. The ``reals`` entry measures the floor: real crops against another draw
-of real crops, with the same n and the same seeds.
+Two draws of *real* crops of the same paintings are far from 0 apart (median 24 at 64 px on
+the 14 paintings, one draw 46), so no generator can reliably score below that floor, and
+one draw of fakes moves by 10-35 %. The ``reals`` entry measures the floor: real crops
+against another draw of real crops, with the same n and the same seeds.
 
 Prints one JSON document to stdout:
 
@@ -24,11 +24,11 @@ Prints one JSON document to stdout:
   mean pairwise MS-SSIM (lower = more varied), ``copies`` = fraction of near-copies), and
   ``curve``: the SWD measured during training as ``[minutes, kimg, swd/avg]`` rows.
 - ``reals``: the floor, median SWD/KID of real crops against another draw of real crops,
-  and ``per_seed`` SWD values.
+  with the per-seed SWD values under ``swd/avg_per_seed`` (as in every metric dict).
 - ``ratios``: every family's latest and best SWD over the first family's, when more
   than one family ran (the first is the one being judged, e.g. ``resgan,dcgan``), and
-  ``excess``: the same ratio after subtracting the floor from both (what is left for a
-  better generator to win).
+  ``excess_latest`` / ``excess_best``: the same ratios after subtracting the floor from
+  both (what is left for a better generator to win).
 
 A markdown table of the same figures goes to stderr.
 """
@@ -39,6 +39,7 @@ import argparse
 import datetime as dt
 import json
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -46,8 +47,6 @@ from pathlib import Path
 from typing import Any
 
 from _common import git_commit, load_average, log, machine_info
-
-import statistics
 
 from artgan.metrics.evaluate import evaluate, image_set
 from artgan.metrics.kid import kid_fid_images
