@@ -74,7 +74,7 @@ def test_config_validation_errors():
         ModelConfig(resolution=48).validate()
 
 
-@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear", "mixed"])
 @pytest.mark.parametrize("resolution", [16, 64])
 def test_resgan_options_patch_logits_and_upsampling(upsample, resolution):
     c = ModelConfig(resolution=resolution, width=8, max_width=32, z_dim=16, upsample=upsample, d_patch=True)
@@ -83,6 +83,12 @@ def test_resgan_options_patch_logits_and_upsampling(upsample, resolution):
     assert out.shape == (3, 1 + 64)  # the image logit, then one per 8x8 cell
     out.sum().backward()
     assert all(p.grad is not None for p in (*G.parameters(), *D.parameters()))
+    modes = {int(r): block.mode for r, block in G.blocks.items()}
+    if upsample == "mixed":  # bilinear only in the last two blocks
+        assert modes == ({8: "nearest", 16: "nearest", 32: "bilinear", 64: "bilinear"} if resolution == 64
+                         else {8: "bilinear", 16: "bilinear"})
+    else:
+        assert set(modes.values()) == {upsample}
     with pytest.raises(ConfigError, match="upsample"):
         ModelConfig(upsample="cubic").validate()
 

@@ -16,7 +16,7 @@ from typing import Any
 FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
-UPSAMPLES = ("nearest", "bilinear")
+UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
 LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False}  # values for keys missing from older files
 
 
@@ -39,7 +39,7 @@ class ModelConfig:
     z_dim: int = 128
     d_dropout: float = 0.0  # dropout before D's final layer: a regulariser for tiny datasets
     spectral_norm: bool = False  # spectral normalisation on D's weights
-    upsample: str = "nearest"  # generator upsampling: "nearest" or "bilinear" (resgan)
+    upsample: str = "nearest"  # generator upsampling (resgan): "nearest", "bilinear" or "mixed"
     d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
     g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
     d_width: int | None = None  # D's channels at full resolution (resgan); None: the same as width
