@@ -100,7 +100,7 @@ from artgan.training.steps import StepContext, d_step, g_step
 PEAK_SHAPES: tuple[tuple[int, int, int], ...] = ((32, 64, 64), (32, 128, 32), (32, 256, 16), (32, 512, 8))
 # The recipe the reference results were measured with; fixed here (not chosen from data)
 # so figures stay comparable across runs and resolutions.
-FIXED_RECIPE: dict[str, Any] = {"lr_g": 2e-4, "lr_d": 2e-4, "r1_gamma": 0.1, "augment_p": 0.2, "ema_kimg": 2.0}
+FIXED_RECIPE: dict[str, Any] = {"lr_g": 2e-4, "lr_d": 2e-4, "r1_gamma": 0.1, "augment_p": 0.2, "ema_kimg": 2.0, "loss": "ns"}
 
 
 # --------------------------------------------------------------------------- conv peak

@@ -18,6 +18,8 @@ def test_suggestions_follow_data_and_resolution():
     assert few["crop_size"][0] == 0 and suggest(1, 64, 730)["crop_size"][0] == 243
     assert suggest(2, 128, 200)["crop_size"][0] == 128
     assert set(few) == set(AUTO_FIELDS)
+    # The loss is the family's: hinge for resgan (measured), ns for the dcgan baseline.
+    assert few["loss"][0] == "hinge" and suggest(14, 64, 700, family="dcgan")["loss"][0] == "ns"
 
 
 def test_resolve_fills_only_unset_fields():
@@ -44,3 +46,10 @@ def test_min_scale_whole_works_unless_patch_mode():
     assert suggest(1, 64, 700, crop_size=0)["min_scale"][0] == 1.0  # whole images forced
     out, _ = resolve(TrainConfig(min_scale=0.8), 14, 700)
     assert out.min_scale == 0.8  # the user's value wins
+
+
+def test_loss_follows_the_family_unless_given():
+    assert resolve(TrainConfig(model=ModelConfig(family="dcgan")), 14, 700)[0].loss == "ns"
+    assert resolve(TrainConfig(), 14, 700)[0].loss == "hinge"
+    out, chosen = resolve(TrainConfig(loss="ns"), 14, 700)
+    assert out.loss == "ns" and "loss" not in chosen

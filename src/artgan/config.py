@@ -92,13 +92,13 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
-    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale.
+    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale, loss.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.99
-    loss: str = "ns"
+    loss: str | None = None  # "ns" or "hinge"; None: the family's (models.FAMILIES[family].loss)
     r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
     augment: tuple[str, ...] = AUGMENTS
@@ -134,7 +134,7 @@ class TrainConfig:
         self.model.validate()
         if self.batch is not None and self.batch < 2:
             raise ConfigError("batch must be at least 2")
-        if self.loss not in LOSSES:
+        if self.loss is not None and self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         bad = [a for a in self.augment if a not in AUGMENTS]
         if bad:

@@ -18,6 +18,7 @@ class Family(NamedTuple):
     discriminator: type[nn.Module]
     description: str
     defaults: dict  # ModelConfig values this family uses when the user gives none
+    loss: str = "ns"  # the GAN loss its recipe uses unless the user picks one (training/recipe.py)
 
 
 def _registry() -> dict[str, Family]:
@@ -29,9 +30,12 @@ def _registry() -> dict[str, Family]:
         # (54 vs 18 img/s at 64 px) and reached a lower SWD in the same 4 minutes (127 vs 240);
         # patch-level D logits lowered it again in both paired screens (benchmarks/quality.py).
         # 2026-11-30, 5-min screens (evaluated SWD): noise inputs 128 -> minibatch std 102.
+        # 2026-12-01, 10-min screen, SWD median of 3 draws: hinge loss 60.9 vs non-saturating 96.5
+        # (benchmarks/results/2026-12-01-quality-screen7-lrd-r1-hinge-64px-10min.json).
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
-                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}),
-        "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}),
+                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge"),
+        # dcgan keeps the paper's non-saturating loss: it is the baseline.
+        "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}, loss="ns"),
     }
 
 
