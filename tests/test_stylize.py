@@ -35,6 +35,9 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     with pytest.raises(ConfigError, match="lr_d"):
         StylizerConfig(lr_d=0.0).validate()
     StylizerConfig(lr_d=None).validate()  # None: D uses lr
+    with pytest.raises(ConfigError, match="loss"):
+        StylizerConfig(loss="wgan").validate()
+    StylizerConfig(loss="hinge").validate()
 
 
 def test_tiled_inference_matches_one_pass():

@@ -243,6 +243,7 @@ class StylizerConfig:
     batch: int = 4
     lr: float = 2e-4
     lr_d: float | None = None  # D's own learning rate (two time-scale update rule); None: lr
+    loss: str = "ns"  # GAN loss: "ns" (non-saturating) or "hinge"
     r1_gamma: float = 1.0
     # What keeps the photo's content, '+'-joined: "luma" (L1 on blurred luminance), "nce"
     # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
@@ -288,6 +289,8 @@ class StylizerConfig:
             raise ConfigError(f"content must join some of {', '.join(CONTENT_TERMS)} with '+', got {self.content!r}")
         if self.tone not in TONES:
             raise ConfigError(f"tone must be one of {', '.join(TONES)}, got {self.tone!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.nce_places < 2:
             raise ConfigError("nce_places must be >= 2")
         if self.train_side < self.crop:

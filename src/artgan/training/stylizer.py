@@ -124,20 +124,21 @@ def resolve_stylizer_folder(path: str | Path) -> Path:
     return resolve_run_model(path, MODEL_DIR, "stylizer", "train-stylizer")
 
 
-def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float) -> torch.Tensor:
-    """D's loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its scales;
-    with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
+def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float,
+            kind: str = "ns") -> torch.Tensor:
+    """D's ``kind`` loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its
+    scales; with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
     real.requires_grad_(r1_gamma > 0)
     real_maps, fake_maps = D(real), D(fake.detach())
-    loss = sum(d_loss(r.flatten(), f.flatten()) for r, f in zip(real_maps, fake_maps)) / D.scales
+    loss = sum(d_loss(r.flatten(), f.flatten(), kind) for r, f in zip(real_maps, fake_maps)) / D.scales
     if r1_gamma > 0:
         per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)
         loss = loss + 0.5 * r1_gamma * R1_INTERVAL * r1_penalty(per_sample, real)
     return loss
 
 
-def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor) -> torch.Tensor:
-    return sum(g_loss(f.flatten()) for f in D(fake)) / D.scales
+def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+    return sum(g_loss(f.flatten(), kind) for f in D(fake)) / D.scales
 
 
 def _nce(G: StyleNet, proj: PatchProjector, x_feats: list[torch.Tensor], y: torch.Tensor,
@@ -283,16 +284,16 @@ def train_stylizer(
                 gamma = cfg.r1_gamma if do_r1 else 0.0
                 if "cycle" in terms:
                     back = modules["G_back"](real, noise)  # painting -> photo
-                    loss_d = _d_loss(D, real, y, gamma) + _d_loss(modules["D_back"], x, back, gamma)
+                    loss_d = _d_loss(D, real, y, gamma, cfg.loss) + _d_loss(modules["D_back"], x, back, gamma, cfg.loss)
                 else:
-                    loss_d = _d_loss(D, real, y, gamma)
+                    loss_d = _d_loss(D, real, y, gamma, cfg.loss)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
 
                 for m in d_params:
                     m.requires_grad_(False)
-                adv = _g_adv(D, y)
+                adv = _g_adv(D, y, cfg.loss)
                 parts = []
                 for t in terms:
                     if t == "luma":
@@ -301,7 +302,7 @@ def train_stylizer(
                         parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, noise, cfg.nce_places, gen))
                     else:  # cycle: both ways round, and the way back must fool the photo critic
                         Gb = modules["G_back"]
-                        adv = adv + _g_adv(modules["D_back"], back)
+                        adv = adv + _g_adv(modules["D_back"], back, cfg.loss)
                         parts.append(cfg.cycle_weight * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean()))
                 loss_g = adv + sum(parts)
                 opt_g.zero_grad(set_to_none=True)
