@@ -20,6 +20,8 @@ def test_suggestions_follow_data_and_resolution():
     assert set(few) == set(AUTO_FIELDS)
     # The loss is the family's: hinge for resgan (measured), ns for the dcgan baseline.
     assert few["loss"][0] == "hinge" and suggest(14, 64, 700, family="dcgan")["loss"][0] == "ns"
+    # So is D's rate: 3x G's for resgan (measured), G's own for dcgan.
+    assert few["lr_d"][0] == 6e-4 and suggest(14, 64, 700, family="dcgan")["lr_d"][0] == 2e-4
 
 
 def test_resolve_fills_only_unset_fields():

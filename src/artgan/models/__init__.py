@@ -19,6 +19,7 @@ class Family(NamedTuple):
     description: str
     defaults: dict  # ModelConfig values this family uses when the user gives none
     loss: str = "ns"  # the GAN loss its recipe uses unless the user picks one (training/recipe.py)
+    lr_d: float = 2e-4  # D's Adam rate in its recipe (G's is 2e-4); a faster D is the two time-scale rule
 
 
 def _registry() -> dict[str, Family]:
@@ -32,8 +33,10 @@ def _registry() -> dict[str, Family]:
         # 2026-11-30, 5-min screens (evaluated SWD): noise inputs 128 -> minibatch std 102.
         # 2026-12-01, 10-min screen, SWD median of 3 draws: hinge loss 60.9 vs non-saturating 96.5
         # (benchmarks/results/2026-12-01-quality-screen7-lrd-r1-hinge-64px-10min.json).
+        # D at 3x G's rate (6e-4) lowered it in both 10-min screens: ns 96.5 -> 80.2, hinge 60.9 -> 55.0
+        # (...-screen8-hinge-mixed-lrd-64px-10min.json).
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
-                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge"),
+                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge", lr_d=6e-4),
         # dcgan keeps the paper's non-saturating loss: it is the baseline.
         "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}, loss="ns"),
     }
