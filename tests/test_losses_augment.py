@@ -1,7 +1,6 @@
 import math
 
 import torch
-import torch.nn.functional as F
 
 from artgan.augment import AdaptiveAugment, augment
 from artgan.losses import d_loss, g_loss, r1_penalty

@@ -40,14 +40,14 @@ import math
 from dataclasses import replace
 
 from ..config import TrainConfig
-from ..models import FAMILIES
+from ..models import DEFAULT_FAMILY, FAMILIES
 
 AUTO_FIELDS = ("batch", "lr_g", "lr_d", "r1_gamma", "ema_kimg", "augment_p", "crop_size", "min_scale", "loss")
 PATCH_MODE_MAX_IMAGES = 4
 
 
 def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | None = None,
-            crop_size: int | None = None, family: str = "resgan") -> dict[str, tuple[object, str]]:
+            crop_size: int | None = None, family: str = DEFAULT_FAMILY) -> dict[str, tuple[object, str]]:
     """{field: (value, reason)} for every field in :data:`AUTO_FIELDS`; a given ``batch``
     or ``crop_size`` is used for the rules that depend on it."""
     r = resolution
