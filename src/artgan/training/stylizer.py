@@ -125,7 +125,7 @@ def resolve_stylizer_folder(path: str | Path) -> Path:
 
 
 def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float,
-            kind: str = "ns") -> torch.Tensor:
+            kind: str) -> torch.Tensor:
     """D's ``kind`` loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its
     scales; with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
     real.requires_grad_(r1_gamma > 0)
@@ -137,7 +137,7 @@ def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, 
     return loss
 
 
-def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor, kind: str) -> torch.Tensor:
     return sum(g_loss(f.flatten(), kind) for f in D(fake)) / D.scales
 
 
