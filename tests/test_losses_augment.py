@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from artgan.augment import AdaptiveAugment, augment
@@ -82,3 +83,21 @@ def test_losses_with_patch_logits_weigh_image_and_patches_equally():
     out = torch.stack([x.flatten(1) @ w, 3 * (x.flatten(1) @ w)], 1)  # image logit, one "patch" logit
     # grad of 0.5*f + 0.5*3f = 2f -> |grad|^2 = 4|w|^2
     torch.testing.assert_close(r1_penalty(out, x), 4 * w.square().sum())
+
+
+def test_patch_weight_sets_the_share_of_the_patch_term():
+    from artgan.config import ConfigError, TrainConfig
+    from artgan.losses import g_loss, r1_penalty
+
+    both = torch.cat([torch.full((4, 1), 2.0), torch.full((4, 16), -1.0)], 1)
+    sp = torch.nn.functional.softplus
+    expect = 0.75 * sp(torch.tensor(-2.0)) + 0.25 * sp(torch.tensor(1.0))
+    torch.testing.assert_close(g_loss(both, "ns", 0.25), expect)
+    torch.testing.assert_close(g_loss(both, "hinge", 0.0), torch.tensor(-2.0))  # image logit only
+    x = torch.randn(4, 3, 2, 2, requires_grad=True)
+    w = torch.randn(12)
+    out = torch.stack([x.flatten(1) @ w, 3 * (x.flatten(1) @ w)], 1)
+    # grad of 0.75*f + 0.25*3f = 1.5f -> |grad|^2 = 2.25|w|^2
+    torch.testing.assert_close(r1_penalty(out, x, 0.25), 2.25 * w.square().sum())
+    with pytest.raises(ConfigError, match="patch_weight"):
+        TrainConfig(patch_weight=1.5).validate()

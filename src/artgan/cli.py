@@ -47,6 +47,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
     p.add_argument("--d-patch", action=argparse.BooleanOptionalAction, default=None,
                    help="D also judges 8x8 patches of each image (resgan)")
+    p.add_argument("--patch-weight", type=float, default=None,
+                   help="share of D's per-patch verdicts in the loss, 0..1 (resgan's patch D; default 0.5)")
     p.add_argument("--d-width", type=int, default=None, help="D's channels at full resolution (resgan; default: --width)")
     p.add_argument("--lr-d", type=float, default=None, help="D's learning rate, if it should differ from --lr")
     p.add_argument("--d-blur", action=argparse.BooleanOptionalAction, default=None,
@@ -80,6 +82,7 @@ def _train_config(a: argparse.Namespace):
     train_kw = {k: v for k, v in {
         "data": a.data, "batch": a.batch, "minutes": a.minutes, "kimg": a.kimg, "seed": a.seed,
         "crop_size": a.crop_size, "min_scale": a.min_scale, "loss": a.loss, "r1_gamma": a.r1,
+        "patch_weight": a.patch_weight,
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
         "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,

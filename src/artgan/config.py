@@ -99,6 +99,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.99
     loss: str | None = None  # "ns" or "hinge"; None: the family's (models.FAMILIES[family].loss)
+    patch_weight: float = 0.5  # share of the patch-level term in D's and G's losses (a D with d_patch)
     r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
     augment: tuple[str, ...] = AUGMENTS
@@ -136,6 +137,8 @@ class TrainConfig:
             raise ConfigError("batch must be at least 2")
         if self.loss is not None and self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.patch_weight <= 1.0:
+            raise ConfigError(f"patch_weight must be in [0, 1], got {self.patch_weight}")
         bad = [a for a in self.augment if a not in AUGMENTS]
         if bad:
             raise ConfigError(f"unknown augmentation {bad}; choose from {AUGMENTS}")

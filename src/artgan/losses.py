@@ -2,7 +2,7 @@
 
 All take discriminator logits and return a scalar. Logits are (B,), or (B, 1 + P) for a
 discriminator that also judges P patches: column 0 is the whole-image logit, and the
-image term and the mean patch term then weigh half each. Written with softplus so they
+mean patch term then weighs ``patch_weight`` (half by default), the image term the rest. Written with softplus so they
 are stable for any logit: -log(sigmoid(x)) == softplus(-x).
 """
 
@@ -12,14 +12,15 @@ import torch
 import torch.nn.functional as F
 
 
-PATCH_WEIGHT = 0.5  # share of the patch-level term when D has one
+PATCH_WEIGHT = 0.5  # default share of the patch-level term when D has one
 
 
-def _mean(per_logit: torch.Tensor) -> torch.Tensor:
-    """Mean of a per-logit loss (B,) or (B, 1 + P): image and patch terms weighted."""
+def _mean(per_logit: torch.Tensor, patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
+    """Mean of a per-logit loss (B,) or (B, 1 + P): image term and mean patch term weighted
+    ``1 - patch_weight`` and ``patch_weight``."""
     if per_logit.dim() == 1 or per_logit.shape[1] == 1:
         return per_logit.mean()
-    return (1 - PATCH_WEIGHT) * per_logit[:, 0].mean() + PATCH_WEIGHT * per_logit[:, 1:].mean()
+    return (1 - patch_weight) * per_logit[:, 0].mean() + patch_weight * per_logit[:, 1:].mean()
 
 
 def image_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -27,32 +28,35 @@ def image_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits if logits.dim() == 1 else logits[:, 0]
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns",
+           patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
     """Discriminator loss. ``ns``: -log D(x) - log(1 - D(G(z))); ``hinge``: relu(1-x) + relu(1+x)."""
+    w = patch_weight
     if kind == "ns":
-        return _mean(F.softplus(-real_logits)) + _mean(F.softplus(fake_logits))
+        return _mean(F.softplus(-real_logits), w) + _mean(F.softplus(fake_logits), w)
     if kind == "hinge":
-        return _mean(F.relu(1 - real_logits)) + _mean(F.relu(1 + fake_logits))
+        return _mean(F.relu(1 - real_logits), w) + _mean(F.relu(1 + fake_logits), w)
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def g_loss(fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+def g_loss(fake_logits: torch.Tensor, kind: str = "ns", patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
     """Generator loss. ``ns`` (non-saturating): -log D(G(z)); ``hinge``: -D(G(z))."""
     if kind == "ns":
-        return _mean(F.softplus(-fake_logits))
+        return _mean(F.softplus(-fake_logits), patch_weight)
     if kind == "hinge":
-        return -_mean(fake_logits)
+        return -_mean(fake_logits, patch_weight)
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor,
+               patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): E ||grad_x D(x)||^2 on real images x.
 
     ``real_images`` (B, 3, H, W) must require grad and have produced ``real_logits``.
     Returns the unweighted mean squared gradient norm (scalar), differentiable for D.
     """
     # The gradient of the same weighted mean the losses use, per sample.
-    (grad,) = torch.autograd.grad(_mean(real_logits) * real_logits.shape[0], real_images, create_graph=True)
+    (grad,) = torch.autograd.grad(_mean(real_logits, patch_weight) * real_logits.shape[0], real_images, create_graph=True)
     return grad.square().flatten(1).sum(1).mean()
 
 

@@ -205,7 +205,7 @@ def train(
         truncate_stats(run_dir / "stats.jsonl", nimg / 1000, key="kimg")
 
     ctx = StepContext(
-        G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss,
+        G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss, patch_weight=cfg.patch_weight,
         augment_ops=tuple(cfg.augment), r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval,
         channels_last=cfg.channels_last,
     )

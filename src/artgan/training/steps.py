@@ -21,6 +21,7 @@ class StepContext:
     opt_D: torch.optim.Optimizer
     z_dim: int
     loss: str = "ns"
+    patch_weight: float = 0.5  # share of D's patch term in both losses (for a D with patch logits)
     augment_ops: tuple[str, ...] = ("color", "translation", "cutout")
     r1_gamma: float = 0.1
     r1_interval: int = 16
@@ -47,13 +48,13 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
         both = augment(torch.cat([real_in, fake]), p, ctx.augment_ops)
         logits = ctx.D(_fmt(both, ctx.channels_last))
         real_logits, fake_logits = logits[:b], logits[b:]
-    loss = d_loss(real_logits, fake_logits, ctx.loss)
+    loss = d_loss(real_logits, fake_logits, ctx.loss, ctx.patch_weight)
     stats = {"loss/D": loss.detach(), "D/real": image_logits(real_logits).detach().mean(),
              "D/fake": image_logits(fake_logits).detach().mean()}
     if do_r1:
         # Lazy R1: every r1_interval steps, weighted by the interval so the average
         # strength matches a penalty applied every step (StyleGAN2).
-        penalty = r1_penalty(real_logits, real_in)
+        penalty = r1_penalty(real_logits, real_in, ctx.patch_weight)
         loss = loss + penalty * (ctx.r1_gamma / 2 * ctx.r1_interval)
         stats["r1"] = penalty.detach()
     ctx.opt_D.zero_grad(set_to_none=True)
@@ -69,7 +70,7 @@ def g_step(ctx: StepContext, batch: int, p: float) -> dict[str, torch.Tensor]:
     try:
         fake = ctx.G(torch.randn(batch, ctx.z_dim))
         logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
-        loss = g_loss(logits, ctx.loss)
+        loss = g_loss(logits, ctx.loss, ctx.patch_weight)
         ctx.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         ctx.opt_G.step()
