@@ -156,3 +156,16 @@ def test_cli_train_translator_on_folders(tmp_path: Path, capsys):
     assert main(["train-translator", str(photos), str(tmp_path / "nothing"), "--out", str(tmp_path / "r2"),
                  "--steps", "2", "--no-progress"]) == 2
     assert "nothing" in capsys.readouterr().err
+
+
+def test_collapse_warning_names_what_broke():
+    from artgan.training.stylizer import collapse_warning
+
+    healthy = {"style_distance": 300.0, "style_distance_input": 520.0, "content_ssim": 0.77, "edge_f1": 0.88}
+    assert collapse_warning(healthy) is None
+    # Figures of the Kandinsky run that collapsed to a white image (lr 5e-4, 5 min).
+    white = {"style_distance": 1024.2, "style_distance_input": 557.1, "content_ssim": 0.36, "edge_f1": 0.0}
+    msg = collapse_warning(white)
+    assert msg is not None and "further from the style" in msg and "edge F1 0.00" in msg and "preview.png" in msg
+    assert "edge F1" in collapse_warning({**healthy, "edge_f1": 0.1})
+    assert "further" not in collapse_warning({**healthy, "edge_f1": 0.1})

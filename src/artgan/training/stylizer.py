@@ -124,6 +124,10 @@ def resolve_stylizer_folder(path: str | Path) -> Path:
     return resolve_run_model(path, MODEL_DIR, "stylizer", "train-stylizer")
 
 
+# Healthy stylizers keep edge F1 above ~0.65 in the benchmarks; collapsed ones fell to 0.0-0.3.
+COLLAPSE_EDGE_F1 = 0.2
+
+
 def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float,
             kind: str) -> torch.Tensor:
     """D's ``kind`` loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its
@@ -325,7 +329,29 @@ def train_stylizer(
     say(f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
         f"(unstylised {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
         f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}")
+    warning = collapse_warning(quality)
+    if warning:
+        say(f"warning: {warning}")
     return folder
+
+
+def collapse_warning(quality: dict[str, float]) -> str | None:
+    """What looks broken in a stylizer's end-of-training figures (from :func:`measure`), or None.
+
+    Seen in practice (lr 5e-4 for 5 minutes): a G that collapsed to one flat colour or to
+    saturated blobs, which is further from the style than the photo and keeps none of its edges.
+    """
+    problems = []
+    if quality["style_distance"] >= quality["style_distance_input"]:
+        problems.append(f"its outputs are further from the style ({quality['style_distance']:.0f}) "
+                        f"than the unstylised photos ({quality['style_distance_input']:.0f})")
+    if quality["edge_f1"] < COLLAPSE_EDGE_F1:
+        problems.append(f"it keeps almost none of the photos' edges (edge F1 {quality['edge_f1']:.2f})")
+    if not problems:
+        return None
+    return ("training may have collapsed: " + " and ".join(problems)
+            + ". Look at preview.png; retrain with a lower learning rate (StylizerConfig.lr, default 2e-4) "
+            "or another training seed.")
 
 
 @torch.no_grad()
