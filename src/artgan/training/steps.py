@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..augment import augment
-from ..losses import d_loss, g_loss, image_logits, r1_penalty
+from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, r1_penalty
 
 
 @dataclass
@@ -21,7 +21,7 @@ class StepContext:
     opt_D: torch.optim.Optimizer
     z_dim: int
     loss: str = "ns"
-    patch_weight: float = 0.5  # share of D's patch term in both losses (for a D with patch logits)
+    patch_weight: float = PATCH_WEIGHT  # share of D's patch term in both losses (for a D with patch logits)
     augment_ops: tuple[str, ...] = ("color", "translation", "cutout")
     r1_gamma: float = 0.1
     r1_interval: int = 16
