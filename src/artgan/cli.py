@@ -55,6 +55,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)")
     p.add_argument("--d-mbstd", action=argparse.BooleanOptionalAction, default=None,
                    help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
+    p.add_argument("--d-recon", action=argparse.BooleanOptionalAction, default=None,
+                   help="D also rebuilds a small copy of each real image from its features (FastGAN's "
+                        "self-supervised D), so it must learn what the art looks like, not only what tells fakes apart (resgan)")
     p.add_argument("--g-noise", action=argparse.BooleanOptionalAction, default=None,
                    help="per-pixel noise inputs in G's blocks, for fine stochastic detail (resgan)")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
@@ -75,6 +78,7 @@ def _train_config(a: argparse.Namespace):
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
         "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
         "g_noise": a.g_noise, "d_width": a.d_width, "d_blur": a.d_blur, "d_mbstd": a.d_mbstd,
+        "d_recon": a.d_recon,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:

@@ -198,10 +198,32 @@ def minibatch_std(h: torch.Tensor, group: int = MBSTD_GROUP) -> torch.Tensor:
     return torch.cat([h, feat], dim=1)
 
 
+RECON_SIZE = 32  # side of the image D's decoder rebuilds from its 8x8 features
+
+
+class ReconDecoder(nn.Module):
+    """D's self-reconstruction head (Liu et al. 2021, "FastGAN"): (B, c, 8, 8) features ->
+    (B, 3, 32, 32) in ~[-1, 1]. Tiny on purpose: it must be D's features that carry the
+    image, not the decoder's own capacity."""
+
+    def __init__(self, cin: int, width: int = 32) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, 1, 1)
+        self.conv2 = nn.Conv2d(width, width // 2, 3, 1, 1)
+        self.to_rgb = nn.Conv2d(width // 2, 3, 3, 1, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.conv1(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)  # 16 px
+        h = F.leaky_relu(self.conv2(F.interpolate(h, scale_factor=2.0, mode="nearest")), 0.2)  # 32 px
+        return torch.tanh(self.to_rgb(h))
+
+
 class ResDiscriminator(nn.Module):
     """image (B, 3, R, R) -> logits (B,), or (B, 1 + 64) with ``d_patch``: the whole-image
     logit, then one per cell of the 8x8 feature map (each sees a patch of the image), so D
-    also says *where* an image looks wrong - a denser signal for local texture."""
+    also says *where* an image looks wrong - a denser signal for local texture. With
+    ``d_recon``, ``forward(x, reconstruct=True)`` also returns a (B, 3, 32, 32) rebuild of
+    ``x`` from the 8x8 features (the training step asks for it on reals only)."""
 
     batch_independent = True  # no batch norm: reals and fakes may share one forward pass
 
@@ -220,19 +242,28 @@ class ResDiscriminator(nn.Module):
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
         self.patch = maybe_sn(nn.Conv2d(cfg.d_channels(8), 1, 1), sn) if cfg.d_patch else None
+        self.decoder = ReconDecoder(cfg.d_channels(8)) if cfg.d_recon else None
+        self.reconstructs = self.decoder is not None
         self.apply(init_he)
         for block in self.blocks:
             block.init_scaled()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, reconstruct: bool = False):
+        """Logits (B,) or (B, 1 + 64); with ``reconstruct``, (logits, (B, 3, 32, 32))."""
         h = F.leaky_relu_(self.from_rgb(x), 0.2)
-        patch = None
+        patch = recon = None
         for block in self.blocks:
             h = block(h)
-            if self.patch is not None and h.shape[-1] == 8:
-                patch = self.patch(h).flatten(1)  # (B, 64)
+            if h.shape[-1] == 8:
+                if self.patch is not None:
+                    patch = self.patch(h).flatten(1)  # (B, 64)
+                if reconstruct:
+                    if self.decoder is None:
+                        raise ValueError("this discriminator was built without d_recon")
+                    recon = self.decoder(h)
         if self.mbstd:
             h = minibatch_std(h)
         h = F.leaky_relu_(self.conv4(h), 0.2)
         logit = self.fc(self.dropout(h.flatten(1)))  # (B, 1)
-        return logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)
+        out = logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)
+        return (out, recon) if reconstruct else out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..augment import augment
@@ -26,6 +27,13 @@ class StepContext:
     r1_gamma: float = 0.1
     r1_interval: int = 16
     channels_last: bool = False
+    recon_weight: float = 1.0  # weight of D's self-reconstruction loss, for a D that reconstructs
+
+
+def recon_loss(recon: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """L1 between D's rebuild (B, 3, s, s) and the (augmented) reals it saw (B, 3, R, R),
+    area-resized to s. Scalar."""
+    return (recon - F.interpolate(seen.detach(), size=recon.shape[-2:], mode="area")).abs().mean()
 
 
 def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -41,16 +49,29 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     real_in = real.detach().requires_grad_(do_r1)
     # Reals and fakes in one batch: one pass through D instead of two. Only for a D whose
     # output for a sample does not depend on the rest of the batch (no batch norm).
+    # A D with a decoder also rebuilds the reals it sees (FastGAN's self-supervision).
+    recon_kw = {"reconstruct": True} if getattr(ctx.D, "reconstructs", False) else {}
+    recon = None
     if not getattr(ctx.D, "batch_independent", False):
-        real_logits = ctx.D(_fmt(augment(real_in, p, ctx.augment_ops), ctx.channels_last))
+        real_seen = augment(real_in, p, ctx.augment_ops)
+        real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw)
+        if recon_kw:
+            real_logits, recon = real_logits
         fake_logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
     else:
         both = augment(torch.cat([real_in, fake]), p, ctx.augment_ops)
-        logits = ctx.D(_fmt(both, ctx.channels_last))
-        real_logits, fake_logits = logits[:b], logits[b:]
+        logits = ctx.D(_fmt(both, ctx.channels_last), **recon_kw)
+        if recon_kw:
+            logits, recon = logits
+            recon = recon[:b]
+        real_logits, fake_logits, real_seen = logits[:b], logits[b:], both[:b]
     loss = d_loss(real_logits, fake_logits, ctx.loss, ctx.patch_weight)
     stats = {"loss/D": loss.detach(), "D/real": image_logits(real_logits).detach().mean(),
              "D/fake": image_logits(fake_logits).detach().mean()}
+    if recon is not None:
+        rec = recon_loss(recon, real_seen)
+        loss = loss + ctx.recon_weight * rec
+        stats["D/recon"] = rec.detach()
     if do_r1:
         # Lazy R1: every r1_interval steps, weighted by the interval so the average
         # strength matches a penalty applied every step (StyleGAN2).
