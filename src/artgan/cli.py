@@ -399,6 +399,8 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         raise ValueError(f"several content files share the name {dupes[0]!r}; their outputs would overwrite each other")
     if a.model:
         st = Stylizer.from_pretrained(a.model)
+        if st.warning:
+            print(f"warning: {a.model}: {st.warning}", file=sys.stderr)
     elif a.style:
         st = Stylizer.fit(a.style, [p for p, _ in images], config=_stylizer_config(a), cache=not a.retrain,
                           progress=not a.no_progress)

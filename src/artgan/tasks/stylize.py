@@ -103,6 +103,11 @@ class Stylizer:
         self.folder = folder
         self.info = info or {}
 
+    @property
+    def warning(self) -> str | None:
+        """The collapse warning saved with the model at the end of its training, if any."""
+        return self.info.get("quality", {}).get("warning")
+
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike) -> "Stylizer":
         """Load from a stylizer run folder (``train-stylizer --out``) or its ``model/`` folder."""
@@ -136,6 +141,8 @@ class Stylizer:
                     model = cls.from_pretrained(run)
                     if model.info.get("complete"):
                         say(f"reusing the stylizer trained earlier for {Path(style).name} ({run})")
+                        if model.warning:  # said once at training time; a reuse must not hide it
+                            say(f"warning: that stylizer's {model.warning} (--retrain trains it afresh)")
                         return model
                 except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
                     pass

@@ -124,8 +124,12 @@ def resolve_stylizer_folder(path: str | Path) -> Path:
     return resolve_run_model(path, MODEL_DIR, "stylizer", "train-stylizer")
 
 
-# Healthy stylizers keep edge F1 above ~0.65 in the benchmarks; collapsed ones fell to 0.0-0.3.
+# Healthy stylizers keep edge F1 above ~0.65 and content SSIM above ~0.6 in the benchmarks;
+# the collapsed ones (lr 5e-4, 2026-12-01) fell to edge F1 0.0 (a white image) or to SSIM
+# 0.15 (saturated blobs, edge F1 0.28).
 COLLAPSE_EDGE_F1 = 0.2
+COLLAPSE_SSIM = 0.3
+HEALTH_SECONDS = 20.0  # how often training checks that G_ema still keeps the photos' structure
 
 
 def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float,
@@ -264,6 +268,13 @@ def train_stylizer(
     def flip(t: torch.Tensor) -> torch.Tensor:
         return torch.where((torch.rand(t.shape[0], generator=gen) < 0.5).view(-1, 1, 1, 1), t.flip(-1), t)
 
+    evals = (user_contents or generic_contents(styles[0], n=4))[:4]
+    checks = [fit_long_side(c, 256, multiple=4) for c in evals]
+    # The last G_ema that passed the health check: what training falls back to if G_ema
+    # has collapsed by the end (a too-high learning rate can turn it into one flat colour).
+    healthy: dict[str, Any] = {}
+    last_check = 0.0
+
     budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
     what = name if one_style else f"{name} ({len(styles)} style images)"
     say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
@@ -317,29 +328,44 @@ def train_stylizer(
                 # Half-life in steps, at most 30% of the run so far (early averages are not stale).
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
+                if ticker.elapsed() - last_check >= HEALTH_SECONDS:
+                    h = health(G_ema, checks)
+                    if is_healthy(h):
+                        healthy = {"step": step, "weights": {k: v.clone() for k, v in G_ema.state_dict().items()}, **h}
+                    last_check = ticker.elapsed()
 
                 ticker.tick(step, torch.stack([loss_d.detach(), adv.detach(), *(p.detach() for p in parts)]))
         seconds += ticker.elapsed()
 
-    evals = (user_contents or generic_contents(styles[0], n=4))[:4]
     quality = measure(G_ema, styles[:4], evals)
+    problems = collapse_problems(quality)
+    if problems and healthy:
+        say(f"at step {step} G_ema looks collapsed ({' and '.join(problems)}); "
+            f"going back to its last healthy state, step {healthy['step']}")
+        G_ema.load_state_dict(healthy["weights"])
+        rolled = {"from_step": step, "to_step": healthy["step"]}
+        quality = measure(G_ema, styles[:4], evals)
+        quality["rolled_back"] = rolled
+    warning = collapse_warning(quality)
+    if warning:
+        quality["warning"] = warning
     # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
     folder = save(seconds, final=reason == "budget reached", quality=quality)
     write_preview(G_ema, evals, run / "preview.png")
     say(f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
         f"(unstylised {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
         f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}")
-    warning = collapse_warning(quality)
     if warning:
         say(f"warning: {warning}")
     return folder
 
 
-def collapse_warning(quality: dict[str, float]) -> str | None:
-    """What looks broken in a stylizer's end-of-training figures (from :func:`measure`), or None.
+def collapse_problems(quality: dict[str, float]) -> list[str]:
+    """What looks broken in a stylizer's figures (from :func:`measure`); empty if nothing.
 
     Seen in practice (lr 5e-4 for 5 minutes): a G that collapsed to one flat colour or to
-    saturated blobs, which is further from the style than the photo and keeps none of its edges.
+    saturated blobs, which is further from the style than the photo and keeps little of its
+    structure.
     """
     problems = []
     if quality["style_distance"] >= quality["style_distance_input"]:
@@ -347,11 +373,33 @@ def collapse_warning(quality: dict[str, float]) -> str | None:
                         f"than the unstylised photos ({quality['style_distance_input']:.0f})")
     if quality["edge_f1"] < COLLAPSE_EDGE_F1:
         problems.append(f"it keeps almost none of the photos' edges (edge F1 {quality['edge_f1']:.2f})")
+    if quality["content_ssim"] < COLLAPSE_SSIM:
+        problems.append(f"it keeps little of the photos' structure (content SSIM {quality['content_ssim']:.2f})")
+    return problems
+
+
+def collapse_warning(quality: dict[str, float]) -> str | None:
+    """The warning to print and save for a stylizer whose figures look collapsed, or None."""
+    problems = collapse_problems(quality)
     if not problems:
         return None
     return ("training may have collapsed: " + " and ".join(problems)
             + ". Look at preview.png; retrain with a lower learning rate (StylizerConfig.lr, default 2e-4) "
             "or another training seed.")
+
+
+@torch.no_grad()
+def health(G: StyleNet, contents: Sequence[torch.Tensor]) -> dict[str, float]:
+    """Mean content SSIM and edge F1 of ``G`` on ``contents`` (each (3, h, w), already at
+    the size to check): the cheap half of :func:`measure` (no style distance), fast
+    enough to run during training."""
+    rows = [(content_ssim(y, c), edge_f1(y, c)) for c in contents for y in [apply(G, c)]]
+    return {"content_ssim": sum(r[0] for r in rows) / len(rows), "edge_f1": sum(r[1] for r in rows) / len(rows)}
+
+
+def is_healthy(h: dict[str, float]) -> bool:
+    """Whether :func:`health` figures look like a stylizer rather than a collapsed G."""
+    return h["edge_f1"] >= COLLAPSE_EDGE_F1 and h["content_ssim"] >= COLLAPSE_SSIM
 
 
 @torch.no_grad()
@@ -415,4 +463,4 @@ def write_preview(G: StyleNet, contents: Sequence[torch.Tensor], path: Path, sid
 
 
 __all__ = ["train_stylizer", "read_stylizer_config", "resolve_stylizer_folder", "stylizer_key", "apply",
-           "measure", "measure_each", "fit_long_side", "content_loss", "MODEL_DIR"]
+           "collapse_problems", "collapse_warning", "health", "is_healthy", "measure", "measure_each", "fit_long_side", "content_loss", "MODEL_DIR"]
