@@ -1,5 +1,7 @@
 """The contract every registered family passes."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -214,3 +216,22 @@ def test_d_recon_learns_to_rebuild_the_reals_it_sees():
     assert max(last) < 0.5 * min(first), (first, last)
     with torch.no_grad():
         assert recon_loss(D(real, reconstruct=True)[1], real) < 0.5 * min(first)
+
+
+def test_d_patch_pos_starts_as_the_shared_patch_head_and_learns_per_cell():
+    """Position-aware patch verdicts: identical to the plain patch D at init (zero per-cell
+    weights), and a cell's extra weights change only that cell's logit."""
+    base = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_patch=True)
+    torch.manual_seed(0)
+    D0 = build_discriminator(base)
+    torch.manual_seed(0)
+    D1 = build_discriminator(replace(base, d_patch_pos=True))
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(D1(x), D0(x))
+    with torch.no_grad():
+        D1.patch_pos[5].normal_()
+    diff = (D1(x) - D0(x)).abs()
+    assert diff[:, 6].min() > 0 and diff[:, [0, *range(1, 6), *range(7, 65)]].max() == 0
+    D1(x).sum().backward()
+    assert D1.patch_pos.grad is not None and D1.patch_pos.grad.abs().sum() > 0
+    assert build_discriminator(replace(base, d_patch=False, d_patch_pos=True)).patch_pos is None

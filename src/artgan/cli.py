@@ -55,6 +55,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)")
     p.add_argument("--d-mbstd", action=argparse.BooleanOptionalAction, default=None,
                    help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
+    p.add_argument("--d-patch-pos", action=argparse.BooleanOptionalAction, default=None,
+                   help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
+                        "against motifs repeated cell by cell (resgan's patch D)")
     p.add_argument("--d-recon", action=argparse.BooleanOptionalAction, default=None,
                    help="D also rebuilds a small copy of each real image from its features (FastGAN's "
                         "self-supervised D), so it must learn what the art looks like, not only what tells fakes apart (resgan)")
@@ -78,7 +81,7 @@ def _train_config(a: argparse.Namespace):
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
         "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
         "g_noise": a.g_noise, "d_width": a.d_width, "d_blur": a.d_blur, "d_mbstd": a.d_mbstd,
-        "d_recon": a.d_recon,
+        "d_recon": a.d_recon, "d_patch_pos": a.d_patch_pos,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:

@@ -17,7 +17,7 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -45,6 +45,7 @@ class ModelConfig:
     d_width: int | None = None  # D's channels at full resolution (resgan); None: the same as width
     d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
     d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
+    d_patch_pos: bool | None = None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
     d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
 
     def __post_init__(self) -> None:
@@ -52,7 +53,7 @@ class ModelConfig:
         from .models import FAMILIES
 
         fam = FAMILIES.get(self.family)
-        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False), ("d_recon", False)):
+        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False), ("d_recon", False), ("d_patch_pos", False)):
             if getattr(self, name) is None:
                 value = fam.defaults.get(name, fallback) if fam is not None else fallback
                 object.__setattr__(self, name, value)

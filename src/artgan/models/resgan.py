@@ -242,6 +242,12 @@ class ResDiscriminator(nn.Module):
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
         self.patch = maybe_sn(nn.Conv2d(cfg.d_channels(8), 1, 1), sn) if cfg.d_patch else None
+        # Position-aware patch verdicts: the shared 1x1 conv judges a cell the same wherever
+        # it is, so a motif that is plausible somewhere passes everywhere (G then tiles it).
+        # A weight vector per cell, added to the shared one and starting at zero, lets D
+        # learn what belongs where. (64, C, 1, 1): rank 4 for channels-last.
+        self.patch_pos = (nn.Parameter(torch.zeros(64, cfg.d_channels(8), 1, 1))
+                          if cfg.d_patch and cfg.d_patch_pos else None)
         self.decoder = ReconDecoder(cfg.d_channels(8)) if cfg.d_recon else None
         self.reconstructs = self.decoder is not None
         self.apply(init_he)
@@ -257,6 +263,8 @@ class ResDiscriminator(nn.Module):
             if h.shape[-1] == 8:
                 if self.patch is not None:
                     patch = self.patch(h).flatten(1)  # (B, 64)
+                    if self.patch_pos is not None:  # cell p adds <h[:, :, p], patch_pos[p]>
+                        patch = patch + (h.flatten(2) * self.patch_pos.view(64, -1).t()).sum(1)
                 if reconstruct:
                     if self.decoder is None:
                         raise ValueError("this discriminator was built without d_recon")
