@@ -101,3 +101,31 @@ def test_patch_weight_sets_the_share_of_the_patch_term():
     torch.testing.assert_close(r1_penalty(out, x, 0.25), 2.25 * w.square().sum())
     with pytest.raises(ConfigError, match="patch_weight"):
         TrainConfig(patch_weight=1.5).validate()
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_reuse_fakes_runs_g_once_per_iteration_and_still_trains_g(reuse):
+    """With reuse_fakes the G step backpropagates through the D step's fakes: one G forward
+    per iteration instead of two, and G's weights still move (D's do in both steps' order)."""
+    from artgan.config import ModelConfig
+    from artgan.models import build_discriminator, build_generator
+    from artgan.training.steps import StepContext, d_step, g_step
+
+    torch.manual_seed(0)
+    c = ModelConfig(resolution=16, width=8, max_width=32, z_dim=16, d_patch=True, d_mbstd=True)
+    G, D = build_generator(c), build_discriminator(c)
+    calls = []
+    G.register_forward_hook(lambda *_: calls.append(1))
+    ctx = StepContext(G, D, torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3),
+                      z_dim=16, loss="hinge", reuse_fakes=reuse)
+    g0 = [p.detach().clone() for p in G.parameters()]
+    d0 = [p.detach().clone() for p in D.parameters()]
+    ds = d_step(ctx, torch.rand(4, 3, 16, 16) * 2 - 1, 0.2, 1)
+    fake = ds.pop("_fake", None)
+    assert (fake is not None) == reuse and (not reuse or fake.requires_grad)
+    assert any(not torch.equal(a, p) for a, p in zip(d0, D.parameters()))
+    d1 = [p.detach().clone() for p in D.parameters()]
+    g_step(ctx, 4, 0.2, fake)
+    assert len(calls) == (1 if reuse else 2)
+    assert any(not torch.equal(a, p) for a, p in zip(g0, G.parameters()))
+    assert all(torch.equal(a, p) for a, p in zip(d1, D.parameters()))  # G's step leaves D alone

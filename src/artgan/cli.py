@@ -55,6 +55,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)")
     p.add_argument("--d-mbstd", action=argparse.BooleanOptionalAction, default=None,
                    help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
+    p.add_argument("--reuse-fakes", action=argparse.BooleanOptionalAction, default=None,
+                   help="G's step reuses the fakes D just judged (one G forward per step instead of two)")
     p.add_argument("--d-patch-pos", action=argparse.BooleanOptionalAction, default=None,
                    help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
                         "against motifs repeated cell by cell (resgan's patch D)")
@@ -93,6 +95,7 @@ def _train_config(a: argparse.Namespace):
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
         "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
+        "reuse_fakes": a.reuse_fakes,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
     }.items() if v is not None}
     return TrainConfig(model=ModelConfig(**model_kw), **train_kw)

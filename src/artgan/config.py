@@ -127,6 +127,7 @@ class TrainConfig:
     grid: int = 8  # the sample grid is grid x grid images from fixed seeds
     # Channels-last is ~20% faster on CPU here (nearest upsampling in NCHW is slow); see benchmarks.
     channels_last: bool = True
+    reuse_fakes: bool = False  # G's step reuses the D step's fakes: one G forward per iteration, not two
     threads: int | None = None
 
     @property

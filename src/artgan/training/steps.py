@@ -28,6 +28,9 @@ class StepContext:
     r1_interval: int = 16
     channels_last: bool = False
     recon_weight: float = 1.0  # weight of D's self-reconstruction loss, for a D that reconstructs
+    # G's step reuses the fakes of D's step (one G forward per iteration instead of two:
+    # the D step's forward keeps its graph, and G's step backpropagates through it).
+    reuse_fakes: bool = False
 
 
 def recon_loss(recon: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
@@ -41,10 +44,15 @@ def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 
 def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[str, torch.Tensor]:
-    """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats."""
+    """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats;
+    with ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, for :func:`g_step`."""
     b = real.shape[0]
-    with torch.no_grad():
-        fake = ctx.G(torch.randn(b, ctx.z_dim))
+    if ctx.reuse_fakes:
+        fake_g = ctx.G(torch.randn(b, ctx.z_dim))
+        fake = fake_g.detach()
+    else:
+        with torch.no_grad():
+            fake = ctx.G(torch.randn(b, ctx.z_dim))
     do_r1 = ctx.r1_gamma > 0 and step % ctx.r1_interval == 0
     real_in = real.detach().requires_grad_(do_r1)
     # Reals and fakes in one batch: one pass through D instead of two. Only for a D whose
@@ -82,14 +90,19 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     loss.backward()
     ctx.opt_D.step()
     stats["_real_logits"] = image_logits(real_logits).detach()  # ADA judges whole images
+    if ctx.reuse_fakes:
+        stats["_fake"] = fake_g
     return stats
 
 
-def g_step(ctx: StepContext, batch: int, p: float) -> dict[str, torch.Tensor]:
-    """Update G through D (whose parameters get no gradients). Returns detached stats."""
+def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Update G through D (whose parameters get no gradients). ``fake`` (B, 3, R, R): fakes
+    still attached to G's graph (from :func:`d_step`), else G draws new ones. Returns
+    detached stats."""
     ctx.D.requires_grad_(False)
     try:
-        fake = ctx.G(torch.randn(batch, ctx.z_dim))
+        if fake is None:
+            fake = ctx.G(torch.randn(batch, ctx.z_dim))
         logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
         loss = g_loss(logits, ctx.loss, ctx.patch_weight)
         ctx.opt_G.zero_grad(set_to_none=True)
