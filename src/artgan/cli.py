@@ -56,7 +56,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d-mbstd", action=argparse.BooleanOptionalAction, default=None,
                    help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
     p.add_argument("--reuse-fakes", action=argparse.BooleanOptionalAction, default=None,
-                   help="G's step reuses the fakes D just judged (one G forward per step instead of two)")
+                   help="G's step reuses the fakes D just judged: one G forward per step instead of two, ~10%% more "
+                        "images per second (default on; --no-reuse-fakes draws fresh ones)")
     p.add_argument("--d-patch-pos", action=argparse.BooleanOptionalAction, default=None,
                    help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
                         "against motifs repeated cell by cell (resgan's patch D)")
