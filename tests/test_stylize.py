@@ -172,6 +172,9 @@ def test_collapse_warning_names_what_broke():
     assert "further" not in collapse_warning({**healthy, "edge_f1": 0.1})
     # The Bruegel run that turned into saturated blobs kept some edges but no structure.
     assert "content SSIM 0.15" in collapse_warning({**healthy, "content_ssim": 0.146, "edge_f1": 0.284})
+    # The white Kandinsky model kept after the rollback: faint edges and SSIM pass, contrast does not.
+    assert "nearly flat" in collapse_warning({**healthy, "content_ssim": 0.36, "edge_f1": 0.33, "contrast": 0.0})
+    assert collapse_warning({**healthy, "contrast": 0.8}) is None
 
 
 def test_a_collapsed_stylizer_goes_back_to_its_last_healthy_state(tmp_path, monkeypatch):
@@ -189,7 +192,7 @@ def test_a_collapsed_stylizer_goes_back_to_its_last_healthy_state(tmp_path, monk
     real_problems = st.collapse_problems
     monkeypatch.setattr(st, "collapse_problems", lambda q: calls.append(q) or (["made up"] if len(calls) == 1 else real_problems(q)))
     folder = train_stylizer(brush(64, 64), contents, cfg, tmp_path / "long", progress=False)
-    assert len(checked) == 5 and all(0 <= h["edge_f1"] <= 1 for h in checked)
+    assert len(checked) == 5 and all(0 <= h["edge_f1"] <= 1 and h["contrast"] > 0 for h in checked)
     quality = json.loads((folder / "config.json").read_text())["quality"]
     assert quality["rolled_back"] == {"from_step": 5, "to_step": 2} and "warning" not in quality
     # Training is deterministic and the checks draw no training randomness: the EMA of a

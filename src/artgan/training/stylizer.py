@@ -129,6 +129,10 @@ def resolve_stylizer_folder(path: str | Path) -> Path:
 # 0.15 (saturated blobs, edge F1 0.28).
 COLLAPSE_EDGE_F1 = 0.2
 COLLAPSE_SSIM = 0.3
+# Output luminance contrast over the photo's. Healthy stylizers: 0.7-1.6 per photo; the
+# Kandinsky run that went white (lr 5e-4, 2026-12-01): 0.00, while its SSIM (0.36) and
+# edge F1 (0.33, edges are the top 10% of gradients, however faint) still passed.
+COLLAPSE_CONTRAST = 0.1
 HEALTH_SECONDS = 20.0  # how often training checks that G_ema still keeps the photos' structure
 
 
@@ -375,6 +379,8 @@ def collapse_problems(quality: dict[str, float]) -> list[str]:
         problems.append(f"it keeps almost none of the photos' edges (edge F1 {quality['edge_f1']:.2f})")
     if quality["content_ssim"] < COLLAPSE_SSIM:
         problems.append(f"it keeps little of the photos' structure (content SSIM {quality['content_ssim']:.2f})")
+    if quality.get("contrast", 1.0) < COLLAPSE_CONTRAST:
+        problems.append(f"its outputs are nearly flat ({quality['contrast']:.2f} of the photos' contrast)")
     return problems
 
 
@@ -393,13 +399,19 @@ def health(G: StyleNet, contents: Sequence[torch.Tensor]) -> dict[str, float]:
     """Mean content SSIM and edge F1 of ``G`` on ``contents`` (each (3, h, w), already at
     the size to check): the cheap half of :func:`measure` (no style distance), fast
     enough to run during training."""
-    rows = [(content_ssim(y, c), edge_f1(y, c)) for c in contents for y in [apply(G, c)]]
-    return {"content_ssim": sum(r[0] for r in rows) / len(rows), "edge_f1": sum(r[1] for r in rows) / len(rows)}
+    rows = [(content_ssim(y, c), edge_f1(y, c), contrast(y, c)) for c in contents for y in [apply(G, c)]]
+    return {k: sum(r[i] for r in rows) / len(rows) for i, k in enumerate(("content_ssim", "edge_f1", "contrast"))}
+
+
+def contrast(output: torch.Tensor, content: torch.Tensor) -> float:
+    """Luminance standard deviation of ``output`` over that of ``content`` (3, H, W)."""
+    return float(luminance(output[None]).std() / luminance(content[None]).std().clamp_min(1e-6))
 
 
 def is_healthy(h: dict[str, float]) -> bool:
     """Whether :func:`health` figures look like a stylizer rather than a collapsed G."""
-    return h["edge_f1"] >= COLLAPSE_EDGE_F1 and h["content_ssim"] >= COLLAPSE_SSIM
+    return (h["edge_f1"] >= COLLAPSE_EDGE_F1 and h["content_ssim"] >= COLLAPSE_SSIM
+            and h["contrast"] >= COLLAPSE_CONTRAST)
 
 
 @torch.no_grad()
@@ -433,7 +445,7 @@ def measure_each(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], cont
             out += style_distance(y, s, patch=patch, n=n) / len(styles)
             inp += style_distance(c, s, patch=patch, n=n) / len(styles)
         rows.append({"style_distance": out, "style_distance_input": inp, "style_ratio": out / max(inp, 1e-8),
-                     "content_ssim": content_ssim(y, c), "edge_f1": edge_f1(y, c)})
+                     "content_ssim": content_ssim(y, c), "edge_f1": edge_f1(y, c), "contrast": contrast(y, c)})
     return rows
 
 
@@ -446,7 +458,7 @@ def measure(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents:
     return {"style_distance": round(mean["style_distance"], 2), "style_distance_input": round(mean["style_distance_input"], 2),
             "style_ratio": round(mean["style_distance"] / max(mean["style_distance_input"], 1e-8), 3),
             "content_ssim": round(mean["content_ssim"], 3), "edge_f1": round(mean["edge_f1"], 3),
-            "images": len(rows), "side": side}
+            "contrast": round(mean["contrast"], 3), "images": len(rows), "side": side}
 
 
 @torch.no_grad()
