@@ -55,11 +55,11 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
             fake = ctx.G(torch.randn(b, ctx.z_dim))
     do_r1 = ctx.r1_gamma > 0 and step % ctx.r1_interval == 0
     real_in = real.detach().requires_grad_(do_r1)
-    # Reals and fakes in one batch: one pass through D instead of two. Only for a D whose
-    # output for a sample does not depend on the rest of the batch (no batch norm).
     # A D with a decoder also rebuilds the reals it sees (FastGAN's self-supervision).
     recon_kw = {"reconstruct": True} if getattr(ctx.D, "reconstructs", False) else {}
     recon = None
+    # Reals and fakes in one batch (the else branch): one pass through D instead of two. Only
+    # for a D whose output for a sample does not depend on the rest of the batch.
     if not getattr(ctx.D, "batch_independent", False):
         real_seen = augment(real_in, p, ctx.augment_ops)
         real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw)
