@@ -148,7 +148,7 @@ def main() -> int:
         timings[sp.name] = {"train_minutes": round(st.info["seconds"] / 60, 2), "wall_minutes": round(wall / 60, 2),
                             "steps": st.info["step"], "infer_ms": infer_ms(st, args.repeats),
                             # What training's collapse guard did (absent: nothing to do).
-                            **{k: st.info["quality"][k] for k in ("rolled_back", "warning") if k in st.info.get("quality", {})}}
+                            **{k: st.info["quality"][k] for k in ("rolled_back", "warning", "content_scale") if k in st.info.get("quality", {})}}
         log("  " + json.dumps({"curve": curve, **timings[sp.name]}))
         outputs[sp.name] = [_cell(st(fit_long_side(p, args.side), output="tensor"), side) for p in photos]
     for j, p in enumerate(photos):

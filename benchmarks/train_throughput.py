@@ -143,14 +143,15 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
     ctx = StepContext(G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=mc.z_dim, loss=tc.loss,
                       augment_ops=tuple(tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
-                      channels_last=tc.channels_last)
+                      channels_last=tc.channels_last,
+                      reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes)
     return ctx, mc
 
 
 def iteration(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> None:
     """One training iteration as the loop runs it: D step, then G step."""
-    d_step(ctx, real, p, step)
-    g_step(ctx, real.shape[0], p)
+    ds = d_step(ctx, real, p, step)
+    g_step(ctx, real.shape[0], p, ds.pop("_fake", None))
 
 
 def count_flops(fn: Callable[[], None]) -> int:
@@ -237,6 +238,8 @@ def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[st
     tc = TrainConfig(batch=args.batch, channels_last=not args.contiguous, **FIXED_RECIPE)
     torch.manual_seed(args.seed)
     ctx, _ = make_context(family, resolution, tc)
+    if args.split_d_passes:  # as if D mixed the whole batch: reals and fakes in two passes
+        ctx.D.batch_group = 0
     p = tc.augment_p
     interval = tc.r1_interval if tc.r1_gamma > 0 else 1
     real = torch.rand(args.batch, 3, resolution, resolution) * 2 - 1
@@ -329,6 +332,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-malloc-tuning", action="store_true",
                     help="skip artgan.training.memory.keep_freed_memory() (the training loop calls it)")
     ap.add_argument("--profile", action="store_true", help="add a torch.profiler op breakdown per entry")
+    ap.add_argument("--split-d-passes", action="store_true",
+                    help="D sees reals and fakes in two passes even where one shared pass is exact (the old step)")
     args = ap.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:

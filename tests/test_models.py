@@ -179,17 +179,17 @@ def test_d_blur_removes_the_finest_lattice_before_striding():
 
 def test_d_mbstd_looks_across_its_group_only():
     """Minibatch std: a logit reacts to the other images of its group of 4, not to other
-    groups, and such a D asks for separate real and fake passes."""
+    groups, and says so (``batch_group``), so reals and fakes share a pass only when exact."""
     c = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=True)
     torch.manual_seed(0)
     D = build_discriminator(c).eval()
-    assert D.batch_independent is False
+    assert D.batch_group == 4
     x = torch.randn(8, 3, 32, 32)
     y = x.clone()
     y[1] += 1.0  # a member of the first group
     delta = (D(y) - D(x))[:, 0].abs()
     assert delta[0] > 0 and delta[4:].max() == 0
-    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)).batch_independent
+    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)).batch_group == 1
 
 
 def test_d_recon_learns_to_rebuild_the_reals_it_sees():
@@ -235,3 +235,22 @@ def test_d_patch_pos_starts_as_the_shared_patch_head_and_learns_per_cell():
     D1(x).sum().backward()
     assert D1.patch_pos.grad is not None and D1.patch_pos.grad.abs().sum() > 0
     assert build_discriminator(replace(base, d_patch=False, d_patch_pos=True)).patch_pos is None
+
+
+def test_d_coarse_judges_a_16px_copy_inside_the_image_logit():
+    """The coarse head sees only the 16 px area average: a pattern that averages to zero
+    over each 4x4 block (at 64 px) leaves it unchanged, a colour shift does not; its verdict
+    is part of D's whole-image logit, so training reaches it."""
+    torch.manual_seed(0)
+    base = ModelConfig(resolution=64, width=8, max_width=32, z_dim=16, d_patch=True)
+    assert build_discriminator(base).coarse is None
+    D = build_discriminator(replace(base, d_coarse=True))
+    x = torch.rand(2, 3, 64, 64) * 1.6 - 0.8
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    checker = ((yy + xx) % 2 * 0.2 - 0.1).float()  # zero mean over every 2x2, so every 4x4 block
+    torch.testing.assert_close(D.coarse(x + checker), D.coarse(x))
+    assert (D.coarse(x + 0.2) - D.coarse(x)).abs().min() > 0
+    out = D(x)
+    assert out.shape == (2, 65)
+    out[:, 0].sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in D.coarse.parameters())

@@ -22,6 +22,8 @@ def test_suggestions_follow_data_and_resolution():
     assert few["loss"][0] == "hinge" and suggest(14, 64, 700, family="dcgan")["loss"][0] == "ns"
     # So is D's rate: 3x G's for resgan (measured), G's own for dcgan.
     assert few["lr_d"][0] == 6e-4 and suggest(14, 64, 700, family="dcgan")["lr_d"][0] == 2e-4
+    # And whether G's step reuses D's fakes: resgan does, the dcgan baseline draws fresh ones.
+    assert few["reuse_fakes"][0] is True and suggest(14, 64, 700, family="dcgan")["reuse_fakes"][0] is False
 
 
 def test_resolve_fills_only_unset_fields():

@@ -218,3 +218,36 @@ def test_a_saved_collapse_warning_is_repeated_when_the_model_is_used(tmp_path, c
     capsys.readouterr()
     assert main(["stylize", str(tmp_path / "p.png"), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o")]) == 0
     assert "made up for the test" in capsys.readouterr().err and (tmp_path / "o" / "p.png").is_file()
+
+
+def test_steer_content_scale_moves_towards_the_target_within_bounds():
+    from artgan.training.stylizer import CONTENT_SCALE_RANGE, steer_content_scale
+
+    assert steer_content_scale(1.0, 0.85, 0.65) < 1.0 < steer_content_scale(1.0, 0.45, 0.65)
+    assert steer_content_scale(1.0, 0.65, 0.65) == 1.0
+    assert steer_content_scale(0.3, 1.0, 0.1) == CONTENT_SCALE_RANGE[0]
+    assert steer_content_scale(3.9, 0.0, 0.9) == CONTENT_SCALE_RANGE[1]
+
+
+@pytest.mark.parametrize("ssim, rises", [(0.6, True), (0.7, False)])
+def test_target_ssim_steers_the_content_weight_and_records_it(tmp_path, monkeypatch, ssim, rises):
+    """With target_ssim, every health check moves the content scale towards the target
+    (up when G_ema keeps less structure than asked, down when more); the scale is logged
+    in stats.jsonl, saved with the quality figures and survives a resume."""
+    import artgan.training.stylizer as st
+    import artgan.training.ticker as ticker
+
+    monkeypatch.setattr(st, "HEALTH_SECONDS", 0.0)  # check after every step
+    monkeypatch.setattr(ticker, "LOG_SECONDS", 0.0)  # a stats row after every step
+    # What the check measures is forced, so the direction is known (a tiny G is near identity).
+    monkeypatch.setattr(st, "health", lambda G, c: {"content_ssim": ssim, "edge_f1": 0.8, "contrast": 1.0})
+    contents = [photo(48, 48, seed=s) for s in range(2)]
+    cfg = replace(TINY, steps=8, target_ssim=0.65)
+    folder = train_stylizer(brush(48, 48), contents, cfg, tmp_path / "run", progress=False)
+    scale = json.loads((folder / "config.json").read_text())["quality"]["content_scale"]
+    assert (scale > 1.0) if rises else (scale < 1.0)
+    logged = [json.loads(line)["content_scale"] for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert len(logged) == 8 and logged[0] == 1.0 and logged[-1] != 1.0  # steering waits for a quarter of the budget
+    more = train_stylizer(None, contents, replace(cfg, steps=9), tmp_path / "run", resume=True, progress=False)
+    again = json.loads((more / "config.json").read_text())["quality"]["content_scale"]
+    assert (again > scale) if rises else (again < scale)  # it went on from the saved scale, not from 1

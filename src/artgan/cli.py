@@ -57,7 +57,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
     p.add_argument("--reuse-fakes", action=argparse.BooleanOptionalAction, default=None,
                    help="G's step reuses the fakes D just judged: one G forward per step instead of two, ~10%% more "
-                        "images per second (default on; --no-reuse-fakes draws fresh ones)")
+                        "images per second (default: the family's, on for resgan, off for the dcgan baseline)")
+    p.add_argument("--d-coarse", action=argparse.BooleanOptionalAction, default=None,
+                   help="D also judges a 16 px copy of each image, so colour and layout get their own verdict (resgan)")
     p.add_argument("--d-patch-pos", action=argparse.BooleanOptionalAction, default=None,
                    help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
                         "against motifs repeated cell by cell (resgan's patch D)")
@@ -84,7 +86,7 @@ def _train_config(a: argparse.Namespace):
         "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
         "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
         "g_noise": a.g_noise, "d_width": a.d_width, "d_blur": a.d_blur, "d_mbstd": a.d_mbstd,
-        "d_recon": a.d_recon, "d_patch_pos": a.d_patch_pos,
+        "d_recon": a.d_recon, "d_patch_pos": a.d_patch_pos, "d_coarse": a.d_coarse,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:

@@ -17,7 +17,8 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False,
+                     "d_coarse": False}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -46,6 +47,7 @@ class ModelConfig:
     d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
     d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
     d_patch_pos: bool | None = None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
+    d_coarse: bool | None = None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
     d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
 
     def __post_init__(self) -> None:
@@ -53,7 +55,8 @@ class ModelConfig:
         from .models import FAMILIES
 
         fam = FAMILIES.get(self.family)
-        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False), ("d_recon", False), ("d_patch_pos", False)):
+        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False), ("d_recon", False), ("d_patch_pos", False),
+                               ("d_coarse", False)):
             if getattr(self, name) is None:
                 value = fam.defaults.get(name, fallback) if fam is not None else fallback
                 object.__setattr__(self, name, value)
@@ -94,7 +97,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
-    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale, loss.
+    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale, loss, reuse_fakes.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -127,10 +130,9 @@ class TrainConfig:
     grid: int = 8  # the sample grid is grid x grid images from fixed seeds
     # Channels-last is ~20% faster on CPU here (nearest upsampling in NCHW is slow); see benchmarks.
     channels_last: bool = True
-    # G's step reuses the D step's fakes: one G forward per iteration, not two. Measured at
-    # 64 px / 10 min (resgan): 23.4 img/s against ~21 with the same SWD per kimg (4/8/12 kimg:
-    # 382/232/99 against 433/224/96), benchmarks/results/2026-12-01-quality-screen-reuse-fakes-*.
-    reuse_fakes: bool = True
+    # G's step reuses the D step's fakes: one G forward per iteration, not two. None: the
+    # family's choice (models.FAMILIES[family].reuse_fakes; on for resgan, off for dcgan).
+    reuse_fakes: bool | None = None
     threads: int | None = None
 
     @property
@@ -264,6 +266,10 @@ class StylizerConfig:
     # (style ratio 0.63 / 0.59) with SSIM >= 0.77.
     content_weight: float = 2.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
+    # Steer the content terms' weight during training so that G_ema's content SSIM (checked
+    # every HEALTH_SECONDS on the training photos) settles near this figure: styles that
+    # barely move a photo get more room, styles that tear it apart get less. None: fixed weights.
+    target_ssim: float | None = None
     # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
     # "brightness" (the overall level), "free" (level and contrast).
     tone: str = "brightness"
@@ -285,6 +291,8 @@ class StylizerConfig:
             raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
+        if self.target_ssim is not None and not 0.0 < self.target_ssim < 1.0:
+            raise ConfigError(f"target_ssim must be between 0 and 1 (exclusive), got {self.target_ssim}")
         for name in ("lr", "ema_steps", "content_blur", "lr_d"):
             v = getattr(self, name)
             if v is None and name == "lr_d":

@@ -189,16 +189,14 @@ def minibatch_std(h: torch.Tensor, group: int = MBSTD_GROUP) -> torch.Tensor:
     """(B, C, H, W) -> (B, C + 1, H, W): appends, as a constant map, the standard deviation
     of the features over each group of consecutive samples (Karras et al. 2018), so D can
     see a batch whose images are too alike. Groups are consecutive and B is split evenly,
-    so a batch of reals followed by as many fakes never mixes the two in one group."""
+    so when ``group`` divides the number of reals, a batch of reals followed by as many
+    fakes never mixes the two in one group."""
     b, c, hh, ww = h.shape
     g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
     y = h.float().view(b // g, g, c, hh, ww)
     std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
     feat = std.repeat_interleave(g).view(b, 1, 1, 1).expand(b, 1, hh, ww).to(h.dtype)
     return torch.cat([h, feat], dim=1)
-
-
-RECON_SIZE = 32  # side of the image D's decoder rebuilds from its 8x8 features
 
 
 class ReconDecoder(nn.Module):
@@ -218,14 +216,39 @@ class ReconDecoder(nn.Module):
         return torch.tanh(self.to_rgb(h))
 
 
+COARSE_SIZE = 16  # side of the copy D's coarse head judges
+
+
+class CoarseHead(nn.Module):
+    """A small second discriminator on a 16 px copy of the image (multi-scale D, as in
+    pix2pixHD): (B, 3, R, R) -> (B, 1). At 16 px only colour and layout are left, the
+    level at which resgan's samples were furthest from the paintings, and the main path's
+    verdict, pooled over deep features, gave that level little push."""
+
+    def __init__(self, width: int, sn: bool, blur: bool) -> None:
+        super().__init__()
+        self.from_rgb = maybe_sn(nn.Conv2d(3, width, 3, 1, 1), sn)
+        self.blocks = nn.Sequential(DownBlock(width, 2 * width, sn, blur), DownBlock(2 * width, 2 * width, sn, blur))
+        self.fc = maybe_sn(nn.Linear(2 * width * 16, 1), sn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = x.shape[-1] // COARSE_SIZE
+        small = F.avg_pool2d(x, k) if k > 1 else x  # exact area average: R is a power of two
+        h = self.blocks(F.leaky_relu(self.from_rgb(small), 0.2))  # (B, 2w, 4, 4)
+        return self.fc(h.flatten(1))
+
+
 class ResDiscriminator(nn.Module):
     """image (B, 3, R, R) -> logits (B,), or (B, 1 + 64) with ``d_patch``: the whole-image
     logit, then one per cell of the 8x8 feature map (each sees a patch of the image), so D
     also says *where* an image looks wrong - a denser signal for local texture. With
     ``d_recon``, ``forward(x, reconstruct=True)`` also returns a (B, 3, 32, 32) rebuild of
-    ``x`` from the 8x8 features (the training step asks for it on reals only)."""
+    ``x`` from the 8x8 features (the training step asks for it on reals only). With
+    ``d_coarse`` the whole-image logit also has a :class:`CoarseHead` term."""
 
-    batch_independent = True  # no batch norm: reals and fakes may share one forward pass
+    # Samples interact only within consecutive groups of this many (1: not at all; no batch
+    # norm). training/steps.py puts reals and fakes through one pass when that is exact.
+    batch_group = 1
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -235,9 +258,8 @@ class ResDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn, bool(cfg.d_blur)) for r in res[:-1]])
         c4 = cfg.d_channels(4)
         self.mbstd = bool(cfg.d_mbstd)
-        # With minibatch std a sample's logit depends on its group, so reals and fakes must
-        # go through D in separate passes (training/steps.py checks this flag).
-        self.batch_independent = not self.mbstd
+        # With minibatch std a sample's logit depends on the other members of its group.
+        self.batch_group = MBSTD_GROUP if self.mbstd else 1
         self.conv4 = maybe_sn(nn.Conv2d(c4 + int(self.mbstd), c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)
@@ -250,8 +272,9 @@ class ResDiscriminator(nn.Module):
                           if cfg.d_patch and cfg.d_patch_pos else None)
         self.decoder = ReconDecoder(cfg.d_channels(8)) if cfg.d_recon else None
         self.reconstructs = self.decoder is not None
+        self.coarse = CoarseHead(32, sn, bool(cfg.d_blur)) if cfg.d_coarse else None
         self.apply(init_he)
-        for block in self.blocks:
+        for block in [*self.blocks, *(self.coarse.blocks if self.coarse is not None else [])]:
             block.init_scaled()
 
     def forward(self, x: torch.Tensor, reconstruct: bool = False):
@@ -273,5 +296,7 @@ class ResDiscriminator(nn.Module):
             h = minibatch_std(h)
         h = F.leaky_relu_(self.conv4(h), 0.2)
         logit = self.fc(self.dropout(h.flatten(1)))  # (B, 1)
+        if self.coarse is not None:  # one whole-image verdict: the sum of both scales' logits
+            logit = logit + self.coarse(x)
         out = logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)
         return (out, recon) if reconstruct else out
