@@ -26,10 +26,11 @@ What the figures mean
     machine was busy: treat all figures of that run with suspicion.
 
 ``results`` (one entry per family x resolution)
-    One *iteration* is what the training loop does per batch: ``d_step`` (G forward
-    without grad, augmentation of reals+fakes, D forward/backward, lazy R1 every
-    ``r1_interval`` steps, Adam) then ``g_step`` (G forward, augmentation, D forward,
-    backward through D into G, Adam). Models use the default ``ModelConfig`` width,
+    One *iteration* is what the training loop does per batch: ``d_step`` (G forward,
+    augmentation of reals+fakes, D forward/backward, lazy R1 every ``r1_interval``
+    steps, Adam) then ``g_step`` (augmentation, D forward, backward through D into G,
+    Adam; a fresh G forward first unless the family reuses the D step's fakes, as
+    resgan does). Models use the default ``ModelConfig`` width,
     Adam(lr 2e-4, betas (0.5, 0.99)), augmentation p=0.2 with color/translation/cutout,
     r1_gamma 0.1, r1_interval 16, a random real batch in [-1, 1].
 
@@ -238,8 +239,6 @@ def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[st
     tc = TrainConfig(batch=args.batch, channels_last=not args.contiguous, **FIXED_RECIPE)
     torch.manual_seed(args.seed)
     ctx, _ = make_context(family, resolution, tc)
-    if args.split_d_passes:  # as if D mixed the whole batch: reals and fakes in two passes
-        ctx.D.batch_group = 0
     p = tc.augment_p
     interval = tc.r1_interval if tc.r1_gamma > 0 else 1
     real = torch.rand(args.batch, 3, resolution, resolution) * 2 - 1
@@ -332,8 +331,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-malloc-tuning", action="store_true",
                     help="skip artgan.training.memory.keep_freed_memory() (the training loop calls it)")
     ap.add_argument("--profile", action="store_true", help="add a torch.profiler op breakdown per entry")
-    ap.add_argument("--split-d-passes", action="store_true",
-                    help="D sees reals and fakes in two passes even where one shared pass is exact (the old step)")
     args = ap.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:

@@ -179,17 +179,17 @@ def test_d_blur_removes_the_finest_lattice_before_striding():
 
 def test_d_mbstd_looks_across_its_group_only():
     """Minibatch std: a logit reacts to the other images of its group of 4, not to other
-    groups, and says so (``batch_group``), so reals and fakes share a pass only when exact."""
+    groups, and such a D asks for separate real and fake passes."""
     c = ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=True)
     torch.manual_seed(0)
     D = build_discriminator(c).eval()
-    assert D.batch_group == 4
+    assert D.batch_independent is False
     x = torch.randn(8, 3, 32, 32)
     y = x.clone()
     y[1] += 1.0  # a member of the first group
     delta = (D(y) - D(x))[:, 0].abs()
     assert delta[0] > 0 and delta[4:].max() == 0
-    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)).batch_group == 1
+    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)).batch_independent
 
 
 def test_d_recon_learns_to_rebuild_the_reals_it_sees():

@@ -246,9 +246,7 @@ class ResDiscriminator(nn.Module):
     ``x`` from the 8x8 features (the training step asks for it on reals only). With
     ``d_coarse`` the whole-image logit also has a :class:`CoarseHead` term."""
 
-    # Samples interact only within consecutive groups of this many (1: not at all; no batch
-    # norm). training/steps.py puts reals and fakes through one pass when that is exact.
-    batch_group = 1
+    batch_independent = True  # no batch norm: reals and fakes may share one forward pass
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -258,8 +256,12 @@ class ResDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn, bool(cfg.d_blur)) for r in res[:-1]])
         c4 = cfg.d_channels(4)
         self.mbstd = bool(cfg.d_mbstd)
-        # With minibatch std a sample's logit depends on the other members of its group.
-        self.batch_group = MBSTD_GROUP if self.mbstd else 1
+        # With minibatch std a sample's logit depends on its group, so reals and fakes go
+        # through D in separate passes (training/steps.py checks this flag). One shared pass
+        # would be exact when the group size divides the batch, but measured no faster:
+        # 23.4 / 23.1 img/s against 24.8 / 23.8 with two passes (resgan, 64 px,
+        # benchmarks/results/2026-12-01-train-throughput-resgan-64px-{shared,split}-d-pass-*.json).
+        self.batch_independent = not self.mbstd
         self.conv4 = maybe_sn(nn.Conv2d(c4 + int(self.mbstd), c4, 3, 1, 1), sn)
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_sn(nn.Linear(c4 * 16, 1), sn)

@@ -59,11 +59,8 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     recon_kw = {"reconstruct": True} if getattr(ctx.D, "reconstructs", False) else {}
     recon = None
     # Reals and fakes in one batch (the else branch): one pass through D instead of two. Only
-    # where that is exact: D's samples interact within consecutive groups of `batch_group`
-    # (0 or absent: the whole batch, as with batch norm), and a group that divides B never
-    # holds both a real and a fake.
-    group = getattr(ctx.D, "batch_group", 0)
-    if not (group and b % group == 0):
+    # for a D whose output for a sample does not depend on the rest of the batch.
+    if not getattr(ctx.D, "batch_independent", False):
         real_seen = augment(real_in, p, ctx.augment_ops)
         real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw)
         if recon_kw:

@@ -301,6 +301,7 @@ def train_stylizer(
         """How much of the time or step budget is used, 0..1 (the larger of the two)."""
         by_time = ticker.elapsed() / budget if math.isfinite(budget) else 0.0
         return max(by_time, step / cfg.steps if cfg.steps else 0.0)
+
     what = name if one_style else f"{name} ({len(styles)} style images)"
     say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
         f"content kept by {cfg.content}" + (f" (tone {cfg.tone})" if "luma" in terms else "")
