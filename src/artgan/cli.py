@@ -301,6 +301,8 @@ def _stylizer_config(a: argparse.Namespace):
                              "threads": a.threads}.items() if v is not None}
     if a.steps is not None and a.minutes is None:
         kw["minutes"] = None
+    if getattr(a, "target_ssim", None) is not None:
+        kw["target_ssim"] = a.target_ssim or None  # 0: fixed weight
     return StylizerConfig(**kw).validate()
 
 
@@ -431,6 +433,9 @@ def cmd_stylize(a: argparse.Namespace) -> int:
 def _add_stylizer_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=None, help="training time (default 5)")
     p.add_argument("--steps", type=int, default=None, help="stop after this many steps instead")
+    p.add_argument("--target-ssim", type=float, default=None, metavar="S",
+                   help="steer the content weight during training so the photos keep about this much structure "
+                        "(content SSIM, 0-1; lower: more style); 0: a fixed weight")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true")
 
