@@ -222,8 +222,8 @@ COARSE_SIZE = 16  # side of the copy D's coarse head judges
 class CoarseHead(nn.Module):
     """A small second discriminator on a 16 px copy of the image (multi-scale D, as in
     pix2pixHD): (B, 3, R, R) -> (B, 1). At 16 px only colour and layout are left, the
-    level at which resgan's samples were furthest from the paintings, and the main path's
-    verdict, pooled over deep features, gave that level little push."""
+    level at which resgan's samples are furthest from the paintings. Tried at 64 px / 15
+    min (2026-12-01): that level got worse (SWD 165 against 101), so it is off by default."""
 
     def __init__(self, width: int, sn: bool, blur: bool) -> None:
         super().__init__()

@@ -135,9 +135,10 @@ COLLAPSE_SSIM = 0.3
 COLLAPSE_CONTRAST = 0.1
 HEALTH_SECONDS = 20.0  # how often training checks that G_ema still keeps the photos' structure
 # With StylizerConfig.target_ssim: each check multiplies the content terms' scale by
-# exp(GAIN * (target - SSIM)), kept within SCALE_RANGE; SSIM 0.2 above the target takes
-# the scale down by a quarter per check. Steering starts after STEER_AFTER of the budget:
-# an early G is still close to the photo, and would read as "too much content weight".
+# exp(TARGET_SSIM_GAIN * (target - SSIM)), kept within CONTENT_SCALE_RANGE; SSIM 0.2 above
+# the target takes the scale down by a quarter per check. Steering starts after STEER_AFTER
+# of this invocation's budget: an early G is still close to the photo, and would read as
+# "too much content weight".
 # The bounds stop a runaway (too little content weight is how the collapsed runs began).
 TARGET_SSIM_GAIN = 1.5
 CONTENT_SCALE_RANGE = (0.5, 2.0)
