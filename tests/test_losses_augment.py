@@ -129,4 +129,3 @@ def test_reuse_fakes_runs_g_once_per_iteration_and_still_trains_g(reuse):
     assert len(calls) == (1 if reuse else 2)
     assert any(not torch.equal(a, p) for a, p in zip(g0, G.parameters()))
     assert all(torch.equal(a, p) for a, p in zip(d1, D.parameters()))  # G's step leaves D alone
-
