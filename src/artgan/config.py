@@ -15,7 +15,8 @@ from typing import Any
 
 FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
-AUGMENTS = ("color", "translation", "cutout")
+AUGMENTS = ("color", "translation", "cutout", "geometric")  # every augmentation augment.py knows
+DEFAULT_AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
 LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False,
                      "d_coarse": False}  # values for keys missing from older files
@@ -107,7 +108,7 @@ class TrainConfig:
     patch_weight: float = 0.5  # share of the patch-level term in D's and G's losses (a D with d_patch)
     r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
-    augment: tuple[str, ...] = AUGMENTS
+    augment: tuple[str, ...] = DEFAULT_AUGMENTS
     augment_p: float | None = None  # starting probability per augmentation and sample
     ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
     ada_kimg: float = 5.0  # images for p to move by 1.0
