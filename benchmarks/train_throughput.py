@@ -31,7 +31,7 @@ What the figures mean
     steps, Adam) then ``g_step`` (augmentation, D forward, backward through D into G,
     Adam; a fresh G forward first unless the family reuses the D step's fakes, as
     resgan does). Models use the default ``ModelConfig`` width,
-    Adam(lr 2e-4, betas (0.5, 0.99)), augmentation p=0.2 with color/translation/cutout,
+    Adam(lr 2e-4, betas (0.5, 0.99)), augmentation p=0.2 with the family's ops,
     r1_gamma 0.1, r1_interval 16, a random real batch in [-1, 1].
 
     - ``gflop_per_iter``: model FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode``
@@ -143,7 +143,7 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
     ctx = StepContext(G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=mc.z_dim, loss=tc.loss,
-                      augment_ops=tuple(tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
+                      augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
                       channels_last=tc.channels_last,
                       reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes)
     return ctx, mc
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             "iters": args.iters, "hires_iters": args.hires_iters, "warmup": args.warmup,
             "repeats": args.repeats, "threads": torch.get_num_threads(), "seed": args.seed,
             "optimizer": {"name": "Adam", "lr": tc.lr_g, "betas": [tc.beta1, tc.beta2]},
-            "augment": {"p": tc.augment_p, "ops": list(tc.augment)},
+            "augment": {"p": tc.augment_p, "ops": {f: list(FAMILIES[f].augment) for f in args.families}},
             "loss": tc.loss, "r1_gamma": tc.r1_gamma, "r1_interval": tc.r1_interval,
             "dtype": "float32", "memory_format": "contiguous (NCHW)" if args.contiguous else "channels_last",
             "malloc_tuning": malloc_tuned,

@@ -6,7 +6,7 @@ import torch
 from artgan.augment import AdaptiveAugment, augment
 from artgan.losses import d_loss, g_loss, r1_penalty
 
-OPS = ("color", "translation", "cutout")
+OPS = ("color", "translation", "cutout", "geometric")
 
 
 def test_ns_loss_matches_definition_and_is_stable():
@@ -48,6 +48,27 @@ def test_translation_moves_content():
     moved = [augment(x, 1.0, ("translation",)) for _ in range(8)]
     assert any(not torch.equal(m, x) for m in moved)
     assert all(torch.isclose(m.sum(), x.sum()) for m in moved if m[..., 0:2, :].abs().sum() == 0)
+
+
+def test_geometric_zooms_and_turns_but_keeps_flat_images_and_undrawn_samples():
+    torch.manual_seed(0)
+    flat = torch.full((4, 3, 16, 16), 0.3)
+    assert torch.allclose(augment(flat, 1.0, ("geometric",)), flat, atol=1e-6)  # reflection: no border
+    # A bright dot off-centre: zoom and rotation move it, and sometimes by more than a pixel.
+    x = torch.zeros(16, 1, 33, 33)
+    x[..., 16, 24] = 1.0
+    ys, xs = torch.meshgrid(torch.arange(33.0), torch.arange(33.0), indexing="ij")
+    y = augment(x, 1.0, ("geometric",))
+    w = y.clamp_min(0).sum((1, 2, 3))
+    cx, cy = (y[:, 0] * xs).sum((1, 2)) / w, (y[:, 0] * ys).sum((1, 2)) / w
+    shift = torch.hypot(cx - 24, cy - 16)
+    assert shift.max() > 1.0 and shift.max() < 8.0  # mild: at most ~15 deg and a ~2^0.6 zoom here
+    # Distance to the centre changes only with the zoom; it stays within +-3 sigma of it.
+    r = torch.hypot(cx - 16, cy - 16)
+    assert (r > 8 * 2 ** -0.6).all() and (r < 8 * 2 ** 0.6).all()
+    half = augment(x, 0.5, ("geometric",))
+    kept = [torch.equal(h, x[0]) for h in half]
+    assert any(kept) and not all(kept)  # undrawn samples come back bit for bit
 
 
 def test_adaptive_augment_moves_p_both_ways():

@@ -24,6 +24,9 @@ def test_suggestions_follow_data_and_resolution():
     assert few["lr_d"][0] == 6e-4 and suggest(14, 64, 700, family="dcgan")["lr_d"][0] == 2e-4
     # And whether G's step reuses D's fakes: resgan does, the dcgan baseline draws fresh ones.
     assert few["reuse_fakes"][0] is True and suggest(14, 64, 700, family="dcgan")["reuse_fakes"][0] is False
+    # And the augmentations: resgan adds a mild zoom and rotation; dcgan keeps DiffAugment's three.
+    assert few["augment"][0] == ("geometric", "color", "translation", "cutout")
+    assert suggest(14, 64, 700, family="dcgan")["augment"][0] == ("color", "translation", "cutout")
 
 
 def test_resolve_fills_only_unset_fields():
@@ -35,6 +38,7 @@ def test_resolve_fills_only_unset_fields():
     assert out.lr_g == 2e-4 and out.ema_kimg == 2.0 * 4 / 32 and out.crop_size == 0
     assert all(getattr(out, f) is not None for f in AUTO_FIELDS)
     assert chosen["ema_kimg"] == "0.25 (batch 4)"
+    assert chosen["augment"] == "geometric,color,translation,cutout (resgan's set)"
     # A resolved config resolves to itself (resume path).
     again, chosen2 = resolve(out, 20, 500)
     assert again == out and chosen2 == {}

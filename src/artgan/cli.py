@@ -37,7 +37,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction of the shorter side (default: 1.0 for whole-image crops, 0.6 in patch mode)")
     p.add_argument("--loss", choices=LOSSES, default=None, help="ns (non-saturating) or hinge (default: the family's: hinge for resgan, ns for dcgan)")
     p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default: from resolution and batch, 0.1 at 64 px; 0 disables)")
-    p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none'")
+    p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none' (default: the family's; resgan "
+                   "geometric,color,translation,cutout, dcgan color,translation,cutout)")
     p.add_argument("--augment-p", type=float, default=None, help="starting augmentation probability (default: from the number of images)")
     p.add_argument("--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)")
     p.add_argument("--lr", type=float, default=None, help="learning rate for G and D (default: G 2e-4, D the family's: 6e-4 for resgan, 2e-4 for dcgan)")

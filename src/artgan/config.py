@@ -98,7 +98,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
-    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment_p, crop_size, min_scale, loss, reuse_fakes.
+    # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment, augment_p, crop_size, min_scale, loss,
+    # reuse_fakes.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -108,7 +109,7 @@ class TrainConfig:
     patch_weight: float = 0.5  # share of the patch-level term in D's and G's losses (a D with d_patch)
     r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
-    augment: tuple[str, ...] = DEFAULT_AUGMENTS
+    augment: tuple[str, ...] | None = None  # None: the family's (models.FAMILIES[family].augment)
     augment_p: float | None = None  # starting probability per augmentation and sample
     ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
     ada_kimg: float = 5.0  # images for p to move by 1.0
@@ -148,7 +149,7 @@ class TrainConfig:
             raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if not 0.0 <= self.patch_weight <= 1.0:
             raise ConfigError(f"patch_weight must be in [0, 1], got {self.patch_weight}")
-        bad = [a for a in self.augment if a not in AUGMENTS]
+        bad = [a for a in self.augment or () if a not in AUGMENTS]
         if bad:
             raise ConfigError(f"unknown augmentation {bad}; choose from {AUGMENTS}")
         if self.augment_p is not None and not 0.0 <= self.augment_p <= 1.0:
@@ -334,7 +335,7 @@ def _from_dict(cls: type, d: dict[str, Any]) -> Any:
     for key, value in d.items():
         if key == "model" and cls is TrainConfig:
             value = model_config_from_dict(value)
-        elif key == "augment":
+        elif key == "augment" and value is not None:
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
