@@ -21,7 +21,7 @@ The rules, and where they come from:
 - **augment**: the family's (``models.FAMILIES[family].augment``). resgan adds a mild
   zoom and rotation (``geometric``) before colour, translation and cutout: in a 15-minute
   run at 64 px it lowered SWD from 61.1 to 53.4, most of it at the coarse level (colour and
-  layout, 101 -> 81), and ADA then settled at p ~0.55 instead of pinning it near 1. dcgan,
+  layout, 101 -> 81), and ADA then held p at 0.5-0.7 instead of 0.7-1.0. dcgan,
   the baseline, keeps DiffAugment's three.
 - **augment_p** (ADA's starting value): higher for fewer images, 0.4 for a single image,
   about 0.29 for 14, 0.15 for 300; ADA then adapts it during training.
