@@ -43,9 +43,10 @@ def _registry() -> dict[str, Family]:
         # (...-screen-reuse-fakes-64px-10min.json). It hurt dcgan, so dcgan keeps fresh fakes:
         # training SWD at 12 / 16 / 20 kimg 262 / 146 / 96 with reuse, 136 / 99 / 94 without,
         # final 99.3 vs 85.5 (...-64px-15min-reuse-fakes.json, ...-64px-15min-dcgan-fresh-fakes.json).
-        # Mild zoom and rotation before the other augmentations: 15-min screen at 64 px, SWD 53.4
-        # (coarse level 81) against 61.1 (101) on the same day, KID 0.0010 vs 0.0019
-        # (...-quality-screen-geometric-augment-64px-15min.json).
+        # Mild zoom and rotation before the other augmentations: two 15-min runs at 64 px, SWD
+        # 53.4 / 57.5 (coarse level 81 / 85) against 61.1 (101) on the same day, KID 0.0010 /
+        # 0.0011 vs 0.0019 (...-quality-screen-geometric-augment-64px-15min.json,
+        # ...-quality-resgan-vs-dcgan-64px-15min-geometric.json).
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
                          {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge", lr_d=6e-4,
                          reuse_fakes=True, augment=("geometric", *DEFAULT_AUGMENTS)),
