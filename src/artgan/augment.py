@@ -64,18 +64,19 @@ def cutout(x: torch.Tensor, p: float, ratio: float = 0.5) -> torch.Tensor:
 
 def geometric(x: torch.Tensor, p: float, scale_std: float = 0.2, max_angle: float = math.pi / 12) -> torch.Tensor:
     """Random isotropic zoom (log2-normal, ``scale_std``) and rotation (uniform within
-    +-``max_angle``) about the centre, reflection-padded. x: (B, 3, H, W) -> same shape.
+    +-``max_angle``) about the centre, reflection-padded. x: (B, 3, H, W) -> same shape;
+    square images (the angle is in normalised coordinates, as training crops are square).
     ADA's geometric group, kept mild: our p often sits near 1, where a full-circle rotation
     would teach G upside-down paintings. Samples not drawn are returned untouched (no
     resampling blur)."""
     b = x.shape[0]
     m = _mask(b, p, x).view(b)
-    inv_scale = torch.exp2(-torch.randn(b, device=x.device) * scale_std * m).to(x.dtype)
+    inv_scale = torch.exp2(-torch.randn(b, device=x.device) * scale_std * m)
     angle = (torch.rand(b, device=x.device) * 2 - 1) * max_angle * m
     cos, sin = torch.cos(angle) * inv_scale, torch.sin(angle) * inv_scale
     zero = torch.zeros_like(cos)
     # Output pixel -> where to read in the input: a rotation by the angle, scaled by 1/zoom.
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)  # (B, 2, 3)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x.dtype)  # (B, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return torch.where(m.view(b, 1, 1, 1) > 0, moved, x)
