@@ -143,7 +143,8 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
     ctx = StepContext(G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=mc.z_dim, loss=tc.loss,
-                      augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment), r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
+                      augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment),
+                      r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
                       channels_last=tc.channels_last,
                       reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes)
     return ctx, mc
