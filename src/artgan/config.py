@@ -275,6 +275,10 @@ class StylizerConfig:
     # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
     # "brightness" (the overall level), "free" (level and contrast).
     tone: str = "brightness"
+    # Weight of a direct style term: sliced Wasserstein distance between the raw RGB patches
+    # (5x5, three pyramid levels) of G's outputs and of the style crops (losses.patch_swd).
+    # D alone learns the style slowly; this gives G a dense signal from the first step. 0: off.
+    swd_weight: float = 0.0
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0
@@ -295,6 +299,8 @@ class StylizerConfig:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
         if self.target_ssim is not None and not 0.0 < self.target_ssim < 1.0:
             raise ConfigError(f"target_ssim must be between 0 and 1 (exclusive), got {self.target_ssim}")
+        if not self.swd_weight >= 0 or not math.isfinite(self.swd_weight):
+            raise ConfigError(f"swd_weight must be >= 0, got {self.swd_weight}")
         for name in ("lr", "ema_steps", "content_blur", "lr_d"):
             v = getattr(self, name)
             if v is None and name == "lr_d":

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..config import FORMAT_VERSION, StylizerConfig, stylizer_config_from_dict, to_dict
 from ..data.crops import random_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
-from ..losses import d_loss, g_loss, patch_nce, r1_penalty
+from ..losses import d_loss, g_loss, patch_nce, patch_swd, r1_penalty
 from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
 from ..models.stylenet import PatchProjector, StyleNet
 from ..models.texgan import MultiScaleDiscriminator
@@ -309,6 +309,8 @@ def train_stylizer(
         + (f", weight steered towards content SSIM {cfg.target_ssim:g}, " if cfg.target_ssim is not None else ", ")
         + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps") + (f" (resuming at step {step})" if step else ""))
     names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms), "content_scale"]
+    if cfg.swd_weight:
+        names.append("loss/swd")
     reason = "budget reached"
     with Ticker(run / "stats.jsonl", names, budget, seconds, save, progress) as ticker:
         with stop_on_signals() as flag:
@@ -348,6 +350,9 @@ def train_stylizer(
                         adv = adv + _g_adv(modules["D_back"], back, cfg.loss)
                         parts.append(cfg.cycle_weight * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean()))
                 loss_g = adv + content_scale * sum(parts)
+                if cfg.swd_weight:
+                    style_term = patch_swd(y, real, gen)
+                    loss_g = loss_g + cfg.swd_weight * style_term
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -364,8 +369,10 @@ def train_stylizer(
                         content_scale = steer_content_scale(content_scale, h["content_ssim"], cfg.target_ssim)
                     last_check = ticker.elapsed()
 
-                ticker.tick(step, torch.stack([loss_d.detach(), adv.detach(), *(p.detach() for p in parts),
-                                               torch.tensor(content_scale)]))
+                logged = [loss_d.detach(), adv.detach(), *(p.detach() for p in parts), torch.tensor(content_scale)]
+                if cfg.swd_weight:
+                    logged.append(style_term.detach())
+                ticker.tick(step, torch.stack(logged))
         seconds += ticker.elapsed()
 
     quality = measure(G_ema, styles[:4], evals)
