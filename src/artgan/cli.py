@@ -304,6 +304,8 @@ def _stylizer_config(a: argparse.Namespace):
         kw["minutes"] = None
     if getattr(a, "target_ssim", None) is not None:
         kw["target_ssim"] = a.target_ssim or None  # 0: fixed weight
+    if getattr(a, "style_weight", None) is not None:
+        kw["swd_weight"] = a.style_weight
     return StylizerConfig(**kw).validate()
 
 
@@ -437,6 +439,9 @@ def _add_stylizer_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-ssim", type=float, default=None, metavar="S",
                    help="steer the content weight during training so the photos keep about this much structure "
                         "(content SSIM, 0-1; lower: more style); 0: a fixed weight")
+    p.add_argument("--style-weight", type=float, default=None, metavar="W",
+                   help="weight of the direct style term (patch statistics of the outputs vs the painting's) "
+                        "next to the discriminator; higher: more of the painting's colours and texture; 0: off")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true")
 

@@ -278,7 +278,9 @@ class StylizerConfig:
     # Weight of a direct style term: sliced Wasserstein distance between the raw RGB patches
     # (5x5, three pyramid levels) of G's outputs and of the style crops (losses.patch_swd).
     # D alone learns the style slowly; this gives G a dense signal from the first step. 0: off.
-    swd_weight: float = 0.0
+    # 5-minute runs over three styles x 12 photos (README): median style ratio / SSIM 0.676 /
+    # 0.90 without, 0.64 / 0.91 at 10, 0.60 / 0.83 at 30, 0.59 / 0.79 at 60.
+    swd_weight: float = 60.0
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0

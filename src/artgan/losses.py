@@ -73,14 +73,16 @@ def patch_nce(query: torch.Tensor, key: torch.Tensor, tau: float = 0.07) -> torc
     return F.cross_entropy(logits.flatten(0, 1), target.flatten())
 
 
-def _random_patches(x: torch.Tensor, patch: int, count: int, gen: torch.Generator) -> torch.Tensor:
-    """``count`` patches at random images and places of x (B, C, H, W) -> (count, C * patch^2).
-    Gathered by index rather than unfolding every position: a fraction of the work."""
+def _grid_patches(x: torch.Tensor, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """Every ``patch`` x ``patch`` tile of x (B, C, H, W) on a grid at a random offset ->
+    (B * tiles, C * patch^2). Tiles do not overlap, so each pixel gets at most one gradient
+    contribution: the backward pass is a reshape, deterministic (scattering gradients of
+    overlapping patches accumulates in a thread-dependent order)."""
     b, c, h, w = x.shape
-    n = torch.randint(b, (count, 1, 1), generator=gen)
-    ys = torch.randint(h - patch + 1, (count, 1, 1), generator=gen) + torch.arange(patch).view(1, patch, 1)
-    xs = torch.randint(w - patch + 1, (count, 1, 1), generator=gen) + torch.arange(patch).view(1, 1, patch)
-    return x.permute(0, 2, 3, 1)[n, ys, xs].flatten(1)  # (count, patch, patch, C) -> (count, C * patch^2)
+    oy, ox = (int(v) for v in torch.randint(patch, (2,), generator=gen))
+    gh, gw = (h - oy) // patch, (w - ox) // patch
+    t = x[:, :, oy : oy + gh * patch, ox : ox + gw * patch].reshape(b, c, gh, patch, gw, patch)
+    return t.permute(0, 2, 4, 1, 3, 5).reshape(b * gh * gw, c * patch * patch)
 
 
 def patch_swd(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, *, patch: int = 5, levels: int = 3,
@@ -90,18 +92,22 @@ def patch_swd(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, *, patch: 
     2x average-pooling pyramid. A direct, dense style signal (patch statistics, as in
     texture synthesis by patch-distribution matching); only ``x`` gets a gradient.
 
-    Each call draws ``samples`` patches per set and level and ``directions`` fresh random
-    unit directions from ``gen``, so over many steps it matches whole distributions, not a
-    fixed set of projections. Returns a scalar in pixel units (images in [-1, 1]).
+    Each call takes up to ``samples`` non-overlapping patches per set and level (a tiling at
+    a random offset) and ``directions`` fresh random unit directions from ``gen``, so over
+    many steps it matches whole distributions, not a fixed set of projections. Returns a
+    scalar in pixel units (images in [-1, 1]).
     """
     y = y.detach()
     total, done = x.new_zeros(()), 0
     for level in range(levels):
         if level:
             x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
-        if min(*x.shape[-2:], *y.shape[-2:]) < patch:
+        if min(*x.shape[-2:], *y.shape[-2:]) < 2 * patch:
             break
-        a, b = _random_patches(x, patch, samples, gen), _random_patches(y, patch, samples, gen)
+        a, b = _grid_patches(x, patch, gen), _grid_patches(y, patch, gen)
+        k = min(samples, a.shape[0], b.shape[0])  # W1 by sorting needs equal counts
+        a = a[torch.randperm(a.shape[0], generator=gen)[:k]]  # distinct rows: still deterministic
+        b = b[torch.randperm(b.shape[0], generator=gen)[:k]]
         dirs = torch.randn(a.shape[1], directions, generator=gen).to(a)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         # In 1-D, W1 between equal-size samples is the mean gap between sorted values.
