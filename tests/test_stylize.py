@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from artgan.cli import main
-from artgan.config import ConfigError, StylizerConfig
+from artgan.config import ConfigError, StylizerConfig, stylizer_config_from_dict, to_dict
 from artgan.imaging import tensor_to_pil
 from artgan.metrics.style import luminance
 from artgan.models.stylenet import StyleNet
@@ -36,6 +36,10 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     with pytest.raises(ConfigError, match="lr_d"):
         StylizerConfig(lr_d=0.0).validate()
     StylizerConfig(lr_d=None).validate()  # None: D uses lr
+    with pytest.raises(ConfigError):
+        StylizerConfig(swd_weight=-1.0).validate()
+    old = {k: v for k, v in to_dict(StylizerConfig()).items() if k != "swd_weight"}  # saved before the term existed
+    assert stylizer_config_from_dict(old).swd_weight == 0.0 and StylizerConfig().swd_weight > 0
     with pytest.raises(ConfigError, match="loss"):
         StylizerConfig(loss="wgan").validate()
     StylizerConfig(loss="hinge").validate()

@@ -362,7 +362,9 @@ def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
 
 
 def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
-    return _from_dict(StylizerConfig, d)
+    # Runs saved before the direct style term existed trained without it; resumed, they
+    # continue without it.
+    return _from_dict(StylizerConfig, {"swd_weight": 0.0, **d})
 
 
 def model_file_dict(model: ModelConfig) -> dict[str, Any]:
