@@ -29,14 +29,12 @@ import torch
 from _common import git_commit, log, machine_info
 
 from artgan.data.crops import random_crops
+from artgan.data.ingest import IMAGE_SUFFIXES
 from artgan.imaging import load_image, pil_to_tensor
 from artgan.metrics.features import get_extractor
 from artgan.metrics.kid import kid
-from artgan.metrics.style import style_distance
 from artgan.tasks.stylize import Stylizer
-from artgan.training.stylizer import apply, fit_long_side
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+from artgan.training.stylizer import apply, fit_long_side, measure_each
 
 
 def crop_features(extract, img: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -68,10 +66,11 @@ def main() -> int:
             st = Stylizer.from_pretrained(model.parent)
             f_style = crop_features(extract, style, args.crops, seed=1)
             rows = []
+            # The benchmark's own figure, by the same helper (photos are already at ``side``).
+            swd = measure_each(st.net, style, photos, side=args.side)
             for i, c in enumerate(photos):
                 y = apply(st.net, c)
-                patch = min(64, *c.shape[-2:], *style.shape[-2:])
-                swd_ratio = style_distance(y, style, patch=patch, n=128) / style_distance(c, style, patch=patch, n=128)
+                swd_ratio = swd[i]["style_ratio"]
                 k_out = kid(crop_features(extract, y, args.crops, seed=2 + i), f_style, subsets=50)[0]
                 k_in = kid(crop_features(extract, c, args.crops, seed=2 + i), f_style, subsets=50)[0]
                 rows.append({"style_ratio": swd_ratio, "kid_ratio": k_out / max(k_in, 1e-8), "kid": k_out, "kid_input": k_in})
