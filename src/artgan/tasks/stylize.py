@@ -22,6 +22,7 @@ from ..models.stylenet import StyleNet
 from ..training.checkpoint import load_weights
 from ..training.console import say
 from ..training.stylizer import (
+    CL,
     apply,
     fit_long_side,
     read_stylizer_config,
@@ -99,7 +100,7 @@ class Stylizer:
     """
 
     def __init__(self, net: StyleNet, folder: Path | None = None, info: dict | None = None) -> None:
-        self.net = net.eval().requires_grad_(False)
+        self.net = net.eval().requires_grad_(False).to(memory_format=CL)
         self.folder = folder
         self.info = info or {}
 
