@@ -179,3 +179,43 @@ def test_patch_swd_tells_the_same_texture_from_another_and_pulls_an_image_toward
     assert patch_swd(x.detach(), style, g).item() < 0.4 * start
     assert x.detach()[:, 0].std() > 0.4 and x.detach()[:, 2].std() > 0.4  # red and blue both vary
     assert x.grad is not None and style.grad is None  # only x is pulled
+
+
+def test_the_swd_term_in_g_step_pulls_a_generator_towards_the_reals_patches():
+    """With ``swd_weight`` G's step also descends patch SWD to the real batch: against a D
+    that has no opinion (constant logits, so no adversarial gradient), G's fakes move
+    towards red/blue stripes; without the term G gets no signal and stays put."""
+    from artgan.config import ModelConfig
+    from artgan.models import build_generator
+    from artgan.training.steps import StepContext, g_step
+
+    class NoOpinion(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.bias + 0 * x.mean(dim=(1, 2, 3))
+
+    real = _stripes(8, 16, 4, seed=3)
+    g = torch.Generator().manual_seed(0)
+    moved = {}
+    for weight in (0.0, 5.0):
+        torch.manual_seed(0)
+        G = build_generator(ModelConfig(resolution=16, width=8, max_width=32, z_dim=16))
+        D = NoOpinion()
+        ctx = StepContext(G, D, torch.optim.Adam(G.parameters(), 3e-3), torch.optim.Adam(D.parameters(), 1e-3),
+                          z_dim=16, swd_weight=weight, swd_gen=torch.Generator().manual_seed(1))
+        probe = torch.randn(8, 16, generator=torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            before = patch_swd(G(probe), real, g, levels=2).item()
+        for _ in range(40):
+            stats = g_step(ctx, 8, 0.0, real=real)
+        with torch.no_grad():
+            after = patch_swd(G(probe), real, g, levels=2).item()
+        assert ("loss/swd" in stats) == (weight > 0)
+        moved[weight] = after / before
+    # Measured: 0.64 with the term (a 16 px net of width 8 gets part of the way), 1.07 without.
+    assert moved[5.0] < 0.75 and moved[5.0] < 0.7 * moved[0.0]
+    with pytest.raises(ValueError, match="real batch"):
+        g_step(ctx, 8, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +61,21 @@ def test_tiled_inference_matches_one_pass():
     # ...and less overlap leaves more of the tile edges showing.
     assert (tiled_apply(G, x, tile=48, overlap=16) - whole).abs().mean() > (tiled - whole).abs().mean()
     assert tiled.shape == x.shape
+
+
+def test_a_channels_last_stylizer_paints_the_same_pixels():
+    torch.manual_seed(0)
+    G = StyleNet(TINY).eval()
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(3, 36, 44) * 2 - 1
+    with torch.no_grad():  # plain memory layout, weights and input
+        ref = G(x[None], G.make_noise(1, 36, 44, torch.Generator().manual_seed(0)))[0]
+    st = Stylizer(copy.deepcopy(G))
+    assert st.net.head[1].weight.is_contiguous(memory_format=torch.channels_last)
+    out = st(x, output="tensor")
+    assert (ref - x).abs().mean() > 0.05 and (out - ref).abs().max() < 1e-5
 
 
 def test_content_loss_ignores_colour_but_sees_structure():
