@@ -69,9 +69,6 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "self-supervised D), so it must learn what the art looks like, not only what tells fakes apart (resgan)")
     p.add_argument("--g-noise", action=argparse.BooleanOptionalAction, default=None,
                    help="per-pixel noise inputs in G's blocks, for fine stochastic detail (resgan)")
-    p.add_argument("--swd-weight", type=float, default=None,
-                   help="weight of a direct term pulling the distribution of G's small RGB patches towards the "
-                        "training images' (sliced Wasserstein distance, three scales; default 0 = off)")
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
     p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
     p.add_argument("--metric-kimg", type=float, default=None,
@@ -102,7 +99,7 @@ def _train_config(a: argparse.Namespace):
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
         "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
-        "reuse_fakes": a.reuse_fakes, "swd_weight": a.swd_weight,
+        "reuse_fakes": a.reuse_fakes,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
     }.items() if v is not None}
     return TrainConfig(model=ModelConfig(**model_kw), **train_kw)

@@ -135,9 +135,6 @@ class TrainConfig:
     # G's step reuses the D step's fakes: one G forward per iteration, not two. None: the
     # family's choice (models.FAMILIES[family].reuse_fakes; on for resgan, off for dcgan).
     reuse_fakes: bool | None = None
-    # Weight of a direct term in G's loss: sliced Wasserstein distance between raw 5x5 RGB
-    # patches of the fakes and the reals at three scales (losses.patch_swd). 0: off.
-    swd_weight: float = 0.0
     threads: int | None = None
 
     @property
@@ -172,8 +169,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number")
         if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:
             raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
-        if not self.swd_weight >= 0 or not math.isfinite(self.swd_weight):
-            raise ConfigError(f"swd_weight must be >= 0, got {self.swd_weight}")
         if self.metric_kimg < 0 or not math.isfinite(self.metric_kimg):
             raise ConfigError("metric_kimg must be >= 0 (0 disables the quality metric)")
         if self.metric_n < 16:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import augment
-from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, patch_swd, r1_penalty
+from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, r1_penalty
 
 
 @dataclass
@@ -31,11 +31,6 @@ class StepContext:
     # G's step reuses the fakes of D's step (one G forward per iteration instead of two:
     # the D step's forward keeps its graph, and G's step backpropagates through it).
     reuse_fakes: bool = False
-    # Weight of a direct term in G's loss: sliced Wasserstein distance between the raw RGB
-    # patches of G's fakes and of the real batch (losses.patch_swd); its random directions
-    # come from ``swd_gen``. 0: off.
-    swd_weight: float = 0.0
-    swd_gen: torch.Generator | None = None
 
 
 def recon_loss(recon: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
@@ -100,29 +95,19 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     return stats
 
 
-def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None,
-           real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Update G through D (whose parameters get no gradients). ``fake`` (B, 3, R, R): fakes
-    still attached to G's graph (from :func:`d_step`), else G draws new ones. ``real``
-    (B', 3, R, R): the real batch, for the patch-SWD term when ``ctx.swd_weight`` > 0.
-    Returns detached stats."""
+    still attached to G's graph (from :func:`d_step`), else G draws new ones. Returns
+    detached stats."""
     ctx.D.requires_grad_(False)
     try:
         if fake is None:
             fake = ctx.G(torch.randn(batch, ctx.z_dim))
         logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
         loss = g_loss(logits, ctx.loss, ctx.patch_weight)
-        stats = {"loss/G": loss.detach()}
-        if ctx.swd_weight > 0:
-            if real is None or ctx.swd_gen is None:
-                raise ValueError("the patch-SWD term needs the real batch and ctx.swd_gen")
-            # Unaugmented on both sides: the term matches the data, not its augmentations.
-            swd = patch_swd(fake, real, ctx.swd_gen)
-            loss = loss + ctx.swd_weight * swd
-            stats["loss/swd"] = swd.detach()
         ctx.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         ctx.opt_G.step()
     finally:
         ctx.D.requires_grad_(True)
-    return stats
+    return {"loss/G": loss.detach()}
