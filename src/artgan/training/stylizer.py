@@ -45,9 +45,10 @@ from .memory import keep_freed_memory
 TASK = "stylize"
 MODEL_DIR = "model"
 R1_INTERVAL = 4
-# Channels-last memory: oneDNN's convolutions run ~40% faster on a CPU this way (one
-# training step at batch 4 x 128 px: 0.96 s -> 0.56 s; inference at 1024 px 2.9 s -> 1.8 s;
-# /tmp profile of 2026-12-01, see the README). G, D and their inputs all use it.
+# Channels-last memory for G, D and their inputs, as in the GAN loop. The gain is small
+# and hard to see on a shared 2-core machine (benchmarks/stylizer_speed.py, 2026-12-01:
+# training steps/s 1.39x, 1.04x and 0.99x in three runs; one step, alternated with the
+# contiguous layout step by step, 543 vs 613 ms; inference 1.02-1.14x at 256-1024 px).
 CL = torch.channels_last
 
 
