@@ -179,4 +179,3 @@ def test_patch_swd_tells_the_same_texture_from_another_and_pulls_an_image_toward
     assert patch_swd(x.detach(), style, g).item() < 0.4 * start
     assert x.detach()[:, 0].std() > 0.4 and x.detach()[:, 2].std() > 0.4  # red and blue both vary
     assert x.grad is not None and style.grad is None  # only x is pulled
-
