@@ -22,7 +22,9 @@ from artgan.training.checkpoint import CheckpointError
 from artgan.training.stylizer import apply, content_loss, train_stylizer
 from synthetic import brush, photo
 
-TINY = StylizerConfig(width=4, res_blocks=1, d_width=8, crop=32, batch=2, minutes=None, steps=2)
+# Without the palette: these tests are about the network and the training loop (the
+# palette has its own tests in test_palette.py and below).
+TINY = StylizerConfig(width=4, res_blocks=1, d_width=8, crop=32, batch=2, minutes=None, steps=2, palette="none")
 
 
 def test_stylenet_starts_as_identity_and_is_fully_convolutional():
@@ -39,8 +41,11 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     StylizerConfig(lr_d=None).validate()  # None: D uses lr
     with pytest.raises(ConfigError):
         StylizerConfig(swd_weight=-1.0).validate()
-    old = {k: v for k, v in to_dict(StylizerConfig()).items() if k != "swd_weight"}  # saved before the term existed
+    old = {k: v for k, v in to_dict(StylizerConfig()).items() if k not in ("swd_weight", "palette")}  # saved before both
     assert stylizer_config_from_dict(old).swd_weight == 0.0 and StylizerConfig().swd_weight > 0
+    assert stylizer_config_from_dict(old).palette == "none" and StylizerConfig().palette == "histogram"
+    with pytest.raises(ConfigError, match="palette"):
+        StylizerConfig(palette="sepia").validate()
     with pytest.raises(ConfigError, match="loss"):
         StylizerConfig(loss="wgan").validate()
     StylizerConfig(loss="hinge").validate()
@@ -107,8 +112,9 @@ def test_training_moves_photos_towards_the_style(tmp_path: Path):
     contents = [photo(256, 256, s) for s in range(3)]  # measured at 256 px: train at that scale
     # 300 steps (~20 s). Seeds 0 and 1 reached style ratios 0.41 and 0.23, and layout
     # correlations 0.84-0.89; with content_weight 2 the stripes swamp the disc (~0.53).
+    # No palette: what is measured here is what the GAN learned.
     cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=300,
-                         content_weight=10.0)
+                         content_weight=10.0, palette="none")
     folder = train_stylizer(style, contents, cfg, tmp_path / "run", name="brush", progress=False)
     q = json.loads((folder / "config.json").read_text())["quality"]
     # Untrained, the net is the identity: style ratio 1 and layout correlation 1.

@@ -236,6 +236,7 @@ class TextureConfig:
 
 CONTENT_TERMS = ("luma", "nce", "cycle")
 TONES = ("keep", "brightness", "free")  # what of the photo's tone the luma term leaves free
+PALETTES = ("none", "linear", "histogram")  # how a stylizer recolours a photo before G (models/palette.py)
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,10 @@ class StylizerConfig:
     # 5-minute runs over three styles x 12 photos (README): median style ratio / SSIM 0.676 /
     # 0.90 without, 0.64 / 0.91 at 10, 0.60 / 0.83 at 30, 0.59 / 0.79 at 60.
     swd_weight: float = 60.0
+    # Recolour each photo onto the style's palette in closed form before G paints it
+    # (models/palette.py): "histogram" (mean, covariance and the distribution along each
+    # colour axis), "linear" (mean and covariance only) or "none" (G learns the colours).
+    palette: str = "histogram"
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0
@@ -314,6 +319,8 @@ class StylizerConfig:
         parts = self.content_terms()
         if not parts or set(parts) - set(CONTENT_TERMS):
             raise ConfigError(f"content must join some of {', '.join(CONTENT_TERMS)} with '+', got {self.content!r}")
+        if self.palette not in PALETTES:
+            raise ConfigError(f"palette must be one of {', '.join(PALETTES)}, got {self.palette!r}")
         if self.tone not in TONES:
             raise ConfigError(f"tone must be one of {', '.join(TONES)}, got {self.tone!r}")
         if self.loss not in LOSSES:
@@ -361,10 +368,14 @@ def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
     return _from_dict(TextureConfig, d)
 
 
+# What a stylizer config.json written before each option existed meant by its absence.
+LEGACY_STYLIZER_KEYS: dict[str, Any] = {"swd_weight": 0.0, "palette": "none"}
+
+
 def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
-    # Runs saved before the direct style term existed trained without it; resumed, they
-    # continue without it.
-    return _from_dict(StylizerConfig, {"swd_weight": 0.0, **d})
+    # Runs saved before an option existed trained without it; loaded or resumed, they go
+    # on without it.
+    return _from_dict(StylizerConfig, {**LEGACY_STYLIZER_KEYS, **d})
 
 
 def model_file_dict(model: ModelConfig) -> dict[str, Any]:

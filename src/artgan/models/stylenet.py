@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import StylizerConfig
 from .common import init_he
+from .palette import Palette
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -51,12 +52,21 @@ class StyleNet(nn.Module):
         self.up1 = _conv(4 * c, 2 * c)
         self.up2 = _conv(2 * c, c)
         self.out = _conv(c, 3, 7)
+        # The style's palette, applied to a whole photo before G (see recolour); fitted by
+        # training and saved with the weights. None: G starts from the photo's own colours.
+        self.palette = Palette(cfg.palette) if cfg.palette != "none" else None
         self.apply(init_he)
         with torch.no_grad():
             for block in self.blocks:  # residual branches start small: a stable deep stack
                 block.conv2[1].weight.mul_(0.1)
             self.out[1].weight.zero_()  # the identity at initialisation
             self.out[1].bias.zero_()
+
+    def recolour(self, x: torch.Tensor) -> torch.Tensor:
+        """Whole images (B, 3, H, W) -> the same in the style's palette (unchanged without
+        one). Call it on whole images, before tiling or cropping: it uses each image's own
+        colour statistics."""
+        return x if self.palette is None else self.palette(x)
 
     def make_noise(self, b: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor | None:
         """Standard normal noise (b, noise, h, w) for :meth:`forward`, or None without noise

@@ -68,11 +68,13 @@ def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
 def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP, seed: int = 0) -> torch.Tensor:
     """Stylise (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
     linear ramps over the overlaps. Images that fit in one tile run in one pass. G's noise
-    is drawn for the whole image from ``seed`` and sliced, so tiles agree where they meet."""
+    is drawn for the whole image from ``seed`` and sliced, and the palette is applied to the
+    whole image first, so tiles agree where they meet."""
     _, h, w = x.shape
     noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
+    x = G.recolour(x[None])[0]
     if h <= tile + overlap and w <= tile + overlap:
-        return apply(G, x, noise)
+        return apply(G, x, noise, recolour=False)
     out = torch.zeros_like(x)
     weight = torch.zeros(1, h, w)
     ys = list(range(0, max(1, h - overlap), tile)) or [0]
@@ -81,7 +83,7 @@ def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = O
         y1 = min(h, y0 + tile + overlap)
         for x0 in xs:
             x1 = min(w, x0 + tile + overlap)
-            part = apply(G, x[:, y0:y1, x0:x1], None if noise is None else noise[:, :, y0:y1, x0:x1])
+            part = apply(G, x[:, y0:y1, x0:x1], None if noise is None else noise[:, :, y0:y1, x0:x1], recolour=False)
             wy = _ramp(y1 - y0, overlap, y0 == 0, y1 == h)
             wx = _ramp(x1 - x0, overlap, x0 == 0, x1 == w)
             wt = (wy[:, None] * wx[None, :])[None]

@@ -244,12 +244,18 @@ def train_stylizer(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     G = StyleNet(cfg)
+    if G.palette is not None:
+        # Recolour whole content images once, as inference does before tiling; generic
+        # content is colour-shifted per crop, so it is recoloured per crop below.
+        G.palette.fit(styles)
+        if user_contents:
+            pool = [G.recolour(c[None])[0] for c in pool]
     D = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
     modules: dict[str, torch.nn.Module] = {"G": G, "D": D}
     if "nce" in terms:
         modules["P"] = PatchProjector(G.feature_channels())
     if "cycle" in terms:  # the way back: painting -> photo, judged by a photo discriminator
-        modules["G_back"] = StyleNet(cfg)
+        modules["G_back"] = StyleNet(replace(cfg, palette="none"))
         modules["D_back"] = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
     for m in modules.values():
         m.to(memory_format=CL)
@@ -328,7 +334,7 @@ def train_stylizer(
                 idx = torch.randint(len(pool), (cfg.batch,), generator=gen).tolist()
                 x = torch.cat([random_crops(pool[i], 1, cfg.crop, gen) for i in idx])
                 if not user_contents:
-                    x = _colour_shift(x, gen)
+                    x = G.recolour(_colour_shift(x, gen))
                 x, real = flip(x).contiguous(memory_format=CL), flip(real_crops(cfg.batch)).contiguous(memory_format=CL)
                 noise = G.make_noise(cfg.batch, cfg.crop, cfg.crop, gen)
                 y, x_feats = G(x, noise, return_features=True)
@@ -460,9 +466,14 @@ def is_healthy(h: dict[str, float]) -> bool:
 
 
 @torch.no_grad()
-def apply(G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+def apply(G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0, *,
+          recolour: bool = True) -> torch.Tensor:
     """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W).
-    ``noise`` (1, k, H, W) for G's noise channels; by default drawn from ``seed``."""
+    ``noise`` (1, k, H, W) for G's noise channels; by default drawn from ``seed``.
+    ``recolour``: move it onto G's palette first (False for a tile of an image that
+    already was, see ``tasks.stylize.tiled_apply``)."""
+    if recolour:
+        x = G.recolour(x[None])[0]
     _, h, w = x.shape
     if noise is None:
         noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
