@@ -13,7 +13,10 @@ the unstylised photo's (lower = closer to the painting). Photos are measured at 
 on the longer side, as in the benchmark; the painting at most 512 px, as training saw it.
 
 Prints JSON: per run and style the medians of ``style_ratio`` (patch SWD, as the
-benchmark) and ``kid_ratio`` over the photos, and the overall medians per run.
+benchmark) and ``kid_ratio`` over the photos, and the overall medians per run; also the
+patch SWD ratio per pyramid level (``swd_ratio_64`` fine detail ... ``swd_ratio_16``
+colour and layout) and, for models with a palette stage, the same figures for the photo
+recoloured by the palette alone (``palette_only_*``): what G adds over the closed form.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from artgan.data.ingest import IMAGE_SUFFIXES
 from artgan.imaging import load_image, pil_to_tensor
 from artgan.metrics.features import get_extractor
 from artgan.metrics.kid import kid
+from artgan.metrics.texture import texture_swd
 from artgan.tasks.stylize import Stylizer
 from artgan.training.stylizer import apply, fit_long_side, measure_each
 
@@ -71,16 +75,32 @@ def main() -> int:
             for i, c in enumerate(photos):
                 y = apply(st.net, c)
                 swd_ratio = swd[i]["style_ratio"]
+                f_in = crop_features(extract, c, args.crops, seed=2 + i)
                 k_out = kid(crop_features(extract, y, args.crops, seed=2 + i), f_style, subsets=50)[0]
-                k_in = kid(crop_features(extract, c, args.crops, seed=2 + i), f_style, subsets=50)[0]
-                rows.append({"style_ratio": swd_ratio, "kid_ratio": k_out / max(k_in, 1e-8), "kid": k_out, "kid_input": k_in})
+                k_in = kid(f_in, f_style, subsets=50)[0]
+                row = {"style_ratio": swd_ratio, "kid_ratio": k_out / max(k_in, 1e-8), "kid": k_out, "kid_input": k_in}
+                # The benchmark's distance per pyramid level (64: fine detail ... 16: colour
+                # and layout), over the photo's: where the style was gained.
+                patch = min(64, *c.shape[-2:], *style.shape[-2:])
+                base = texture_swd(c[None], style, patch=patch, n=128)
+                candidates = {"": y}
+                if st.net.palette is not None:  # what the closed-form palette alone does, without G
+                    candidates["palette_only_"] = st.net.recolour(c[None])[0]
+                    k_pal = kid(crop_features(extract, candidates["palette_only_"], args.crops, seed=2 + i), f_style,
+                                subsets=50)[0]
+                    row["palette_only_kid_ratio"] = k_pal / max(k_in, 1e-8)
+                for prefix, img in candidates.items():
+                    d = texture_swd(img[None], style, patch=patch, n=128)
+                    for key in d:
+                        row[f"{prefix}{key.replace('swd/', 'swd_ratio_')}"] = d[key] / max(base[key], 1e-8)
+                rows.append(row)
             per_style[name] = {k: round(statistics.median(r[k] for r in rows), 4) for k in rows[0]}
             all_rows += rows
             log(f"{run.name} {name}: {per_style[name]}")
+        keys = [k for k in all_rows[0] if "ratio" in k and all(k in r for r in all_rows)]
         results[str(run)] = {"per_style": per_style,
-                             "overall": {k: round(statistics.median(r[k] for r in all_rows), 4)
-                                         for k in ("style_ratio", "kid_ratio")}}
-    print(json.dumps({"benchmark": "stylize_crosscheck", "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+                             "overall": {k: round(statistics.median(r[k] for r in all_rows), 4) for k in keys}}
+    print(json.dumps({"benchmark": "stylize_crosscheck", "command": shlex.join([sys.executable] + sys.argv),
                       "commit": git_commit(), "machine": machine_info(), "extractor": extract.name, "side": args.side,
                       "crops": args.crops, "results": results}, indent=2))
     return 0

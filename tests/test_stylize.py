@@ -156,10 +156,10 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
     assert main(args) == 0
     assert "reusing the stylizer" in capsys.readouterr().err
     assert main(["train-stylizer", "--style", str(style), "--out", str(tmp_path / "run"), "--steps", "2",
-                 "--target-ssim", "0.7", "--style-weight", "3", "--no-progress"]) == 0
+                 "--target-ssim", "0.7", "--style-weight", "3", "--palette", "linear", "--no-progress"]) == 0
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert saved["stylizer"]["target_ssim"] == 0.7 and "content_scale" in saved["quality"]
-    assert saved["stylizer"]["swd_weight"] == 3.0
+    assert saved["stylizer"]["swd_weight"] == 3.0 and saved["stylizer"]["palette"] == "linear"
     assert main(["stylize", str(ph), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o2")]) == 0
     assert (tmp_path / "o2" / "holiday.png").is_file()
     assert main(["stylize", str(ph), "--out", str(tmp_path / "o3")]) == 2

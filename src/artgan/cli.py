@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
+from .config import PALETTES
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -306,6 +307,8 @@ def _stylizer_config(a: argparse.Namespace):
         kw["target_ssim"] = a.target_ssim or None  # 0: fixed weight
     if getattr(a, "style_weight", None) is not None:
         kw["swd_weight"] = a.style_weight
+    if getattr(a, "palette", None) is not None:
+        kw["palette"] = a.palette
     return StylizerConfig(**kw).validate()
 
 
@@ -442,6 +445,10 @@ def _add_stylizer_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-weight", type=float, default=None, metavar="W",
                    help="weight of the direct style term (patch statistics of the outputs vs the painting's) "
                         "next to the discriminator; higher: more of the painting's colours and texture; 0: off")
+    p.add_argument("--palette", choices=PALETTES, default=None,
+                   help="recolour each photo onto the painting's colours before the generator paints it: "
+                        "'histogram' (default: the whole colour distribution), 'linear' (mean and spread "
+                        "only, gentler), 'none' (the generator learns the colours itself)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true")
 
