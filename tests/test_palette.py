@@ -117,3 +117,17 @@ def test_a_trained_stylizer_saves_its_palette_and_uses_it(tmp_path):
     again = train_stylizer(None, [], replace(cfg, steps=2), tmp_path / "generic", resume=True, progress=False)
     assert generic == again
     assert torch.allclose(Stylizer.from_pretrained(again).net.palette.mean, fitted.mean)
+
+
+def test_pixels_sharing_one_value_land_in_the_middle_of_their_share_of_the_palette():
+    # Half pure black, half pure white: each half of the quantiles is one tie. Each half
+    # must take the mean colour of its half of the style, not one end of it (or both the
+    # style's median, which would leave a flat image).
+    style = smooth_colours(64, 64, 8, (0.2, 0.0, -0.2), 0.3)
+    x = torch.full((3, 32, 32), -1.0)
+    x[:, :, 16:] = 1.0
+    y = Palette("histogram").fit([style])(x[None])[0]
+    dark, light = y[:, 0, 0], y[:, 0, -1]
+    assert (light - dark).norm() > 0.3  # still two colours, far apart
+    assert ((dark + light) / 2 - style.mean(dim=(1, 2))).abs().max() < 0.05
+    assert (y[:, :, :16] == dark[:, None, None]).all() and (y[:, :, 16:] == light[:, None, None]).all()

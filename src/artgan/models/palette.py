@@ -57,6 +57,19 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return torch.addcmul(torch.take(icpt, seg), torch.take(slope, seg), x)
 
 
+def _match(x: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Map values x (N,) whose quantiles are ``source`` (K,) onto quantiles ``target`` (K,).
+
+    Tied source quantiles (many pixels of one value: a white background, clipped
+    highlights, a flat grey axis) become one knot whose target is the mean of theirs, so
+    such pixels land in the middle of the range they stand for, not at one end of it."""
+    knots, group, count = torch.unique_consecutive(source, return_inverse=True, return_counts=True)
+    values = torch.zeros_like(knots).index_add_(0, group, target) / count
+    if knots.numel() == 1:
+        return values.expand_as(x).clone()
+    return _interp(x, knots, values)
+
+
 class Palette(nn.Module):
     """The style's colour statistics (buffers, saved with G) and the map onto them.
 
@@ -110,10 +123,7 @@ class Palette(nn.Module):
             z = self.axes.T @ out  # (3, HW) along the style's axes
             zs = self.axes.T @ (a @ (sample - mean))
             levels = torch.linspace(0, 1, KNOTS)
-            knots = torch.quantile(zs, levels, dim=1)  # (K, 3): the photo's own quantiles
-            # Spread tied knots (a flat axis, a posterised image) a hair apart, centred, so a
-            # value shared by many pixels maps to the middle of the style's range, not its end.
-            knots = knots + 1e-4 * (levels - 0.5)[:, None]
-            z = torch.stack([_interp(z[i], knots[:, i].contiguous(), self.quantiles[i]) for i in range(3)])
+            knots = torch.quantile(zs, levels, dim=1).T.contiguous()  # (3, K): the photo's own quantiles
+            z = torch.stack([_match(z[i], knots[i], self.quantiles[i]) for i in range(3)])
             out = self.axes @ z
         return (out + self.mean[:, None]).reshape(img.shape).clamp(-1, 1)
