@@ -243,7 +243,8 @@ PALETTES = ("none", "linear", "histogram")  # how a stylizer recolours a photo b
 class StylizerConfig:
     """A feed-forward stylizer for one style image (models/stylenet.py) and its recipe.
 
-    G maps a photo (and a few channels of noise) to the same photo in the style; a
+    The photo is first recoloured onto the style's palette in closed form (``palette``);
+    G maps it (and a few channels of noise) to the same photo in the style; a
     multi-scale patch D compares its outputs with crops of the style image; a content loss
     on blurred luminance, its per-image mean removed, keeps the photo's light-and-dark
     layout while leaving colour, overall brightness and brushwork to the style.

@@ -7,6 +7,10 @@ input (by default each minus its own mean), so the photo's light-and-dark layout
 survives while colour, overall brightness and fine texture are free to take the style. No
 pretrained network anywhere.
 
+Before any of that, with ``StylizerConfig.palette`` (default), the content images are
+recoloured onto the style's colour distribution in closed form (``models.palette``), once
+per whole image, as inference does; G learns the brushwork on top of that palette.
+
 Content images: the photos given by the user, or, with none, the bundled procedural
 paintings plus grey, colour-shifted crops of the style image itself (so G learns to
 repaint arbitrary colours and shapes into the style).
