@@ -35,6 +35,7 @@ from torch import nn
 from ..config import PALETTES
 
 KNOTS = 65  # quantiles per colour axis; more follows the histogram closer, and its noise too
+LEVELS = torch.linspace(0, 1, KNOTS)  # the quantile levels of those knots
 STYLE_SAMPLE = 1 << 18  # at most this many of the style's pixels enter its statistics (once)
 PHOTO_SAMPLE = 1 << 14  # ... and of each photo's, at every call: plenty for KNOTS quantiles
 EPS = 1e-4  # added to the photo's covariance eigenvalues: a grey photo's empty colour axes stay empty
@@ -105,17 +106,16 @@ class Palette(nn.Module):
         mean = p.mean(1)
         cov = torch.cov(p)
         _, axes = torch.linalg.eigh(cov)
-        levels = torch.linspace(0, 1, KNOTS)
         self.mean.copy_(mean)
         self.cov.copy_(cov)
         self.axes.copy_(axes)
-        self.quantiles.copy_(torch.quantile(axes.T @ (p - mean[:, None]), levels, dim=1).T)
+        self.quantiles.copy_(torch.quantile(axes.T @ (p - mean[:, None]), LEVELS, dim=1).T)
         return self
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> the same images in the style's palette, same shape."""
-        return torch.stack([self._one(img) for img in x]).contiguous(memory_format=torch.contiguous_format)
+        return torch.stack([self._one(img) for img in x])
 
     def _one(self, img: torch.Tensor) -> torch.Tensor:
         flat = img.reshape(3, -1)
@@ -130,8 +130,7 @@ class Palette(nn.Module):
         if self.mode == "histogram":
             z = self.axes.T @ out  # (3, HW) along the style's axes
             zs = self.axes.T @ (a @ (sample - mean))
-            levels = torch.linspace(0, 1, KNOTS)
-            knots = torch.quantile(zs, levels, dim=1).T.contiguous()  # (3, K): the photo's own quantiles
+            knots = torch.quantile(zs, LEVELS, dim=1).T.contiguous()  # (3, K): the photo's own quantiles
             z = torch.stack([_match(z[i], knots[i], self.quantiles[i]) for i in range(3)])
             out = self.axes @ z
         return (out + self.mean[:, None]).reshape(img.shape).clamp(-1, 1)
