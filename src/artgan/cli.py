@@ -44,6 +44,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)")
     p.add_argument("--lr", type=float, default=None, help="learning rate for G and D (default: G 2e-4, D the family's: 6e-4 for resgan, 2e-4 for dcgan)")
     p.add_argument("--ema-kimg", type=float, default=None, help="EMA half-life in kimg (default: 2 x batch/32)")
+    p.add_argument("--ema-rampup", type=float, default=None,
+                   help="EMA half-life at most this share of the images seen so far (default 0.05; 0 = no ramp)")
+    p.add_argument("--lr-decay", type=float, default=None,
+                   help="both learning rates fall linearly to zero over this last share of the budget (0..1)")
     p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
@@ -98,7 +102,8 @@ def _train_config(a: argparse.Namespace):
         "crop_size": a.crop_size, "min_scale": a.min_scale, "loss": a.loss, "r1_gamma": a.r1,
         "patch_weight": a.patch_weight,
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
-        "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "snapshot_kimg": a.snapshot_kimg,
+        "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "ema_rampup": a.ema_rampup,
+        "lr_decay": a.lr_decay, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
         "reuse_fakes": a.reuse_fakes,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,

@@ -115,6 +115,9 @@ class TrainConfig:
     ada_kimg: float = 5.0  # images for p to move by 1.0
     ema_kimg: float | None = None  # EMA half-life in thousands of images (batch-size independent)
     ema_rampup: float = 0.05  # half-life <= rampup * images seen, so early samples are not stale
+    # Both learning rates fall linearly to zero over this last share of the budget (kimg or
+    # minutes, whichever ends first; training/schedule.py). 0 keeps them constant.
+    lr_decay: float = 0.0
     kimg: float | None = None
     minutes: float | None = None
     seed: int = 0
@@ -167,6 +170,10 @@ class TrainConfig:
                 continue  # chosen from the data
             if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be a positive number")
+        if not 0.0 <= self.lr_decay <= 1.0:
+            raise ConfigError(f"lr_decay must be in [0, 1] (a share of the budget), got {self.lr_decay}")
+        if not 0.0 <= self.ema_rampup <= 10.0:
+            raise ConfigError(f"ema_rampup must be in [0, 10], got {self.ema_rampup}")
         if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:
             raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
         if self.metric_kimg < 0 or not math.isfinite(self.metric_kimg):

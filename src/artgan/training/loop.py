@@ -39,6 +39,7 @@ from .recipe import PATCH_MODE_MAX_IMAGES, resolve as resolve_recipe
 from .console import say as _say, stop_on_signals as _stop_on_signals
 from .memory import keep_freed_memory
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
+from .schedule import budget_progress, lr_scale, set_lr
 from .rundir import latest_run_dir, new_run_dir, truncate_stats
 from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
@@ -318,6 +319,10 @@ def train(
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
                     break
+                if cfg.lr_decay > 0:
+                    scale = lr_scale(budget_progress(nimg, budget_img, elapsed, budget_sec), cfg.lr_decay)
+                    set_lr(opt_G, cfg.lr_g, scale)
+                    set_lr(opt_D, cfg.lr_d, scale)
                 real = sampler.sample(cfg.batch, data_gen)
                 if cfg.channels_last:
                     real = real.contiguous(memory_format=torch.channels_last)
