@@ -31,11 +31,13 @@ def test_rate_is_constant_then_falls_linearly_to_the_floor():
     assert lr_scale(0.0, 1.0) == 1.0 and lr_scale(0.5, 1.0) == pytest.approx(0.5)
 
 
-def test_bad_decay_is_a_config_error():
+def test_bad_decay_rampup_or_betas_are_config_errors():
     with pytest.raises(ConfigError, match="lr_decay"):
         TrainConfig(lr_decay=1.5).validate()
     with pytest.raises(ConfigError, match="ema_rampup"):
         TrainConfig(ema_rampup=-1.0).validate()
+    with pytest.raises(ConfigError, match="betas"):
+        TrainConfig(beta1=1.0).validate()
 
 
 def test_training_ends_with_the_decayed_rates(image_folder, tmp_path):

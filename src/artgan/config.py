@@ -170,6 +170,8 @@ class TrainConfig:
                 continue  # chosen from the data
             if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be a positive number")
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise ConfigError(f"Adam's betas must be in [0, 1), got {self.beta1}, {self.beta2}")
         if not 0.0 <= self.lr_decay <= 1.0:
             raise ConfigError(f"lr_decay must be in [0, 1] (a share of the budget), got {self.lr_decay}")
         if not 0.0 <= self.ema_rampup <= 10.0:
