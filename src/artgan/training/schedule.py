@@ -6,11 +6,10 @@ so the EMA's average over that orbit is what makes the samples good. The idea tr
 lower both rates over the last part of the budget so the orbit shrinks. Measured at 64 px
 / 15 min (2026-12-02, ``--lr-decay 0.5``): SWD 71.0 against 53-61 for constant rates,
 coarse level worse: a decaying rate freezes G at one point of its orbit instead of at
-its centre. Kept as an option for longer budgets, where the orbit's centre moves less.
+its centre. Kept as an option; not tried on longer budgets.
 """
 
 from __future__ import annotations
-
 
 __all__ = ["budget_progress", "lr_scale", "set_lr"]
 
