@@ -57,7 +57,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="D also judges 8x8 patches of each image (resgan)")
     p.add_argument("--patch-weight", type=float, default=None,
                    help="share of D's per-patch verdicts in the loss, 0..1 (resgan's patch D; default 0.5)")
-    p.add_argument("--d-width", type=int, default=None, help="D's channels at full resolution (resgan; default: --width)")
+    p.add_argument("--d-width", type=int, default=None, help="D's channels at full resolution (default: --width)")
+    p.add_argument("--g-coarse-mult", type=int, default=None,
+                   help="multiply G's channels at up to a quarter of the resolution (the layout levels) by this (default 1)")
     p.add_argument("--lr-d", type=float, default=None, help="D's learning rate, if it should differ from --lr")
     p.add_argument("--d-blur", action=argparse.BooleanOptionalAction, default=None,
                    help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)")
@@ -95,6 +97,7 @@ def _train_config(a: argparse.Namespace):
         "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
         "g_noise": a.g_noise, "d_width": a.d_width, "d_blur": a.d_blur, "d_mbstd": a.d_mbstd,
         "d_recon": a.d_recon, "d_patch_pos": a.d_patch_pos, "d_coarse": a.d_coarse,
+        "g_coarse_mult": a.g_coarse_mult,
     }.items() if v is not None}
     aug = None
     if a.augment is not None:

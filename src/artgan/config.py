@@ -31,7 +31,8 @@ class ModelConfig:
     """Architecture of a generator/discriminator pair.
 
     Channels at feature resolution ``r`` are ``min(max_width, width * resolution // r)``,
-    so ``width`` is the channel count at the output resolution.
+    so ``width`` is the channel count at the output resolution; the generator multiplies
+    them by ``g_coarse_mult`` at sizes up to a quarter of the resolution (layout levels).
     """
 
     family: str = "resgan"
@@ -44,11 +45,12 @@ class ModelConfig:
     upsample: str = "nearest"  # generator upsampling (resgan): "nearest", "bilinear" or "mixed"
     d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
     g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
-    d_width: int | None = None  # D's channels at full resolution (resgan); None: the same as width
+    d_width: int | None = None  # D's channels at full resolution; None: the same as width
     d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
     d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
     d_patch_pos: bool | None = None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
     d_coarse: bool | None = None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
+    g_coarse_mult: int = 1  # G's channels at <= resolution/4 px (layout) are multiplied by this, up to max_width
     d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
 
     def __post_init__(self) -> None:
@@ -76,6 +78,8 @@ class ModelConfig:
             raise ConfigError("d_width must be >= 4 and at most max_width")
         if self.z_dim < 1:
             raise ConfigError("z_dim must be positive")
+        if not 1 <= self.g_coarse_mult <= 8:
+            raise ConfigError(f"g_coarse_mult must be in 1..8, got {self.g_coarse_mult}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ConfigError("d_dropout must be in [0, 1)")
         if self.upsample not in UPSAMPLES:
@@ -83,8 +87,9 @@ class ModelConfig:
         return self
 
     def channels(self, res: int) -> int:
-        """Channel count of feature maps at spatial size ``res``."""
-        return min(self.max_width, self.width * self.resolution // res)
+        """Generator channel count of feature maps at spatial size ``res``."""
+        mult = self.g_coarse_mult if 4 * res <= self.resolution else 1
+        return min(self.max_width, mult * self.width * self.resolution // res)
 
     def d_channels(self, res: int) -> int:
         """Discriminator channel count at spatial size ``res`` (``d_width`` or ``width``)."""

@@ -44,18 +44,18 @@ class DCGANDiscriminator(nn.Module):
         sn = cfg.spectral_norm
         res = stages(cfg.resolution)[::-1]  # R .. 4
         layers: list[nn.Module] = [
-            maybe_sn(nn.Conv2d(3, cfg.channels(res[1]), 4, 2, 1), sn),
+            maybe_sn(nn.Conv2d(3, cfg.d_channels(res[1]), 4, 2, 1), sn),
             nn.LeakyReLU(0.2, inplace=True),
         ]
         for r in res[2:]:  # R/4 .. 4
-            cin, cout = cfg.channels(r * 2), cfg.channels(r)
+            cin, cout = cfg.d_channels(r * 2), cfg.d_channels(r)
             layers += [maybe_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), sn)]
             # Batch norm and spectral norm fight each other; with SN we drop BN.
             if not sn:
                 layers += [nn.BatchNorm2d(cout)]
             layers += [nn.LeakyReLU(0.2, inplace=True)]
         layers += [nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()]
-        layers += [maybe_sn(nn.Conv2d(cfg.channels(4), 1, 4, 1, 0), sn)]
+        layers += [maybe_sn(nn.Conv2d(cfg.d_channels(4), 1, 4, 1, 0), sn)]
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
