@@ -153,7 +153,7 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
 def iteration(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> None:
     """One training iteration as the loop runs it: D step, then G step."""
     ds = d_step(ctx, real, p, step)
-    g_step(ctx, real.shape[0], p, ds.pop("_fake", None))
+    g_step(ctx, real.shape[0], p, ds.pop("_fake", None), ds.pop("_z", None))
 
 
 def count_flops(fn: Callable[[], None]) -> int:

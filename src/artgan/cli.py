@@ -50,6 +50,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="Adam's first-moment decay for G and D (default 0.5; 0 = no momentum, as in StyleGAN2)")
     p.add_argument("--lr-decay", type=float, default=None,
                    help="both learning rates fall linearly to zero over this last share of the budget (0..1)")
+    p.add_argument("--ms-weight", type=float, default=None,
+                   help="weight of a mode-seeking term in G's loss: different latents should differ in colour and layout (default 0 = off)")
     p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
@@ -108,7 +110,7 @@ def _train_config(a: argparse.Namespace):
         "patch_weight": a.patch_weight,
         "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
         "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "ema_rampup": a.ema_rampup,
-        "lr_decay": a.lr_decay, "beta1": a.beta1, "snapshot_kimg": a.snapshot_kimg,
+        "lr_decay": a.lr_decay, "ms_weight": a.ms_weight, "beta1": a.beta1, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
         "reuse_fakes": a.reuse_fakes,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,

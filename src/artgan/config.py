@@ -123,6 +123,9 @@ class TrainConfig:
     # Both learning rates fall linearly to zero over this last share of the budget (kimg or
     # minutes, whichever ends first; training/schedule.py). 0 keeps them constant.
     lr_decay: float = 0.0
+    # Weight of the mode-seeking term in G's loss (losses.mode_seeking): different latents
+    # should give different colour and layout. 0: off.
+    ms_weight: float = 0.0
     kimg: float | None = None
     minutes: float | None = None
     seed: int = 0
@@ -179,6 +182,8 @@ class TrainConfig:
             raise ConfigError(f"Adam's betas must be in [0, 1), got {self.beta1}, {self.beta2}")
         if not 0.0 <= self.lr_decay <= 1.0:
             raise ConfigError(f"lr_decay must be in [0, 1] (a share of the budget), got {self.lr_decay}")
+        if not (0.0 <= self.ms_weight <= 100.0):
+            raise ConfigError(f"ms_weight must be in [0, 100], got {self.ms_weight}")
         if not 0.0 <= self.ema_rampup <= 10.0:
             raise ConfigError(f"ema_rampup must be in [0, 10], got {self.ema_rampup}")
         if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:

@@ -208,7 +208,7 @@ def train(
     ctx = StepContext(
         G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss, patch_weight=cfg.patch_weight,
         augment_ops=tuple(cfg.augment), r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval,
-        channels_last=cfg.channels_last, reuse_fakes=cfg.reuse_fakes,
+        channels_last=cfg.channels_last, reuse_fakes=cfg.reuse_fakes, ms_weight=cfg.ms_weight,
     )
     grid_z = seeds_to_z(list(range(cfg.grid * cfg.grid)), cfg.model.z_dim)
     samples_dir = run_dir / "samples"
@@ -328,7 +328,7 @@ def train(
                     real = real.contiguous(memory_format=torch.channels_last)
                 ds = d_step(ctx, real, ada.p, step)
                 ada.accumulate(ds.pop("_real_logits"))
-                gs = g_step(ctx, cfg.batch, ada.p, ds.pop("_fake", None))
+                gs = g_step(ctx, cfg.batch, ada.p, ds.pop("_fake", None), ds.pop("_z", None))
                 nimg += cfg.batch
                 step += 1
                 ada.update(cfg.batch, step)

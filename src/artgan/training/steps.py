@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import augment
-from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, r1_penalty
+from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, mode_seeking, r1_penalty
 
 
 @dataclass
@@ -31,6 +31,9 @@ class StepContext:
     # G's step reuses the fakes of D's step (one G forward per iteration instead of two:
     # the D step's forward keeps its graph, and G's step backpropagates through it).
     reuse_fakes: bool = False
+    # Weight of the mode-seeking term in G's loss (losses.mode_seeking, on 16 px copies:
+    # different latents should give different colour and layout). 0: off.
+    ms_weight: float = 0.0
 
 
 def recon_loss(recon: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
@@ -47,12 +50,13 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats;
     with ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, for :func:`g_step`."""
     b = real.shape[0]
+    z = torch.randn(b, ctx.z_dim)
     if ctx.reuse_fakes:
-        fake_g = ctx.G(torch.randn(b, ctx.z_dim))
+        fake_g = ctx.G(z)
         fake = fake_g.detach()
     else:
         with torch.no_grad():
-            fake = ctx.G(torch.randn(b, ctx.z_dim))
+            fake = ctx.G(z)
     do_r1 = ctx.r1_gamma > 0 and step % ctx.r1_interval == 0
     real_in = real.detach().requires_grad_(do_r1)
     # A D with a decoder also rebuilds the reals it sees (FastGAN's self-supervision).
@@ -91,23 +95,32 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     ctx.opt_D.step()
     stats["_real_logits"] = image_logits(real_logits).detach()  # ADA judges whole images
     if ctx.reuse_fakes:
-        stats["_fake"] = fake_g
+        stats["_fake"], stats["_z"] = fake_g, z
     return stats
 
 
-def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None,
+           z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Update G through D (whose parameters get no gradients). ``fake`` (B, 3, R, R): fakes
-    still attached to G's graph (from :func:`d_step`), else G draws new ones. Returns
-    detached stats."""
+    still attached to G's graph (from :func:`d_step`), drawn from ``z`` (B, z_dim); else G
+    draws new ones. Returns detached stats."""
     ctx.D.requires_grad_(False)
     try:
         if fake is None:
-            fake = ctx.G(torch.randn(batch, ctx.z_dim))
+            z = torch.randn(batch, ctx.z_dim)
+            fake = ctx.G(z)
         logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
         loss = g_loss(logits, ctx.loss, ctx.patch_weight)
+        stats = {"loss/G": loss.detach()}
+        if ctx.ms_weight > 0:
+            if z is None:
+                raise ValueError("the mode-seeking term needs the latents of the given fakes")
+            ms = mode_seeking(fake, z)
+            loss = loss + ctx.ms_weight * ms
+            stats["loss/ms"] = ms.detach()
         ctx.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         ctx.opt_G.step()
     finally:
         ctx.D.requires_grad_(True)
-    return {"loss/G": loss.detach()}
+    return stats
