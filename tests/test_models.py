@@ -153,6 +153,22 @@ def test_resgan_d_width_sets_discriminator_channels_only():
         ModelConfig(d_width=2).validate()
 
 
+@pytest.mark.parametrize("family", ["resgan", "dcgan"])
+def test_g_coarse_mult_widens_only_the_generators_layout_levels(family):
+    base = ModelConfig(family=family, resolution=64, width=8, max_width=128, z_dim=16).validate()
+    wide = ModelConfig(family=family, resolution=64, width=8, max_width=128, z_dim=16, g_coarse_mult=2).validate()
+    # 64 / 32 px keep their channels; 16 / 8 px double; 4 px doubles up to max_width.
+    assert [base.channels(r) for r in (64, 32, 16, 8, 4)] == [8, 16, 32, 64, 128]
+    assert [wide.channels(r) for r in (64, 32, 16, 8, 4)] == [8, 16, 64, 128, 128]
+    assert [wide.d_channels(r) for r in (64, 32, 16, 8, 4)] == [base.d_channels(r) for r in (64, 32, 16, 8, 4)]
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(build_generator(wide)) > n(build_generator(base))
+    assert n(build_discriminator(wide)) == n(build_discriminator(base))
+    assert build_generator(wide)(torch.randn(2, 16)).shape == (2, 3, 64, 64)
+    with pytest.raises(ConfigError, match="g_coarse_mult"):
+        ModelConfig(g_coarse_mult=0).validate()
+
+
 def test_files_without_noise_or_d_width_load_as_trained():
     from artgan.config import read_model_file_dict, to_dict
 
