@@ -50,7 +50,9 @@ class ModelConfig:
     d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
     d_patch_pos: bool | None = None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
     d_coarse: bool | None = None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
-    g_coarse_mult: int = 1  # G's channels at <= resolution/4 px (layout) are multiplied by this, up to max_width
+    # G's channels at <= resolution/4 px (layout) are multiplied by this, up to max_width.
+    # 2 at 64 px: 20% fewer images per second and no better coarse level (README, 2026-12-02).
+    g_coarse_mult: int = 1
     d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
 
     def __post_init__(self) -> None:
@@ -124,7 +126,8 @@ class TrainConfig:
     # minutes, whichever ends first; training/schedule.py). 0 keeps them constant.
     lr_decay: float = 0.0
     # Weight of the mode-seeking term in G's loss (losses.mode_seeking): different latents
-    # should give different colour and layout. 0: off.
+    # should give different colour and layout. 0: off. Weight 1 at 64 px overpowered D's
+    # verdict early (training SWD 497 at 8 kimg against 175-232; README, 2026-12-02).
     ms_weight: float = 0.0
     kimg: float | None = None
     minutes: float | None = None

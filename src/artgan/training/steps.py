@@ -48,7 +48,8 @@ def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[str, torch.Tensor]:
     """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats;
-    with ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, for :func:`g_step`."""
+    with ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, and ``"_z"``, their
+    latents, for :func:`g_step`."""
     b = real.shape[0]
     z = torch.randn(b, ctx.z_dim)
     if ctx.reuse_fakes:
