@@ -15,7 +15,7 @@ from typing import Any
 
 FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
-AUGMENTS = ("color", "translation", "cutout", "geometric")  # every augmentation augment.py knows
+AUGMENTS = ("color", "translation", "cutout", "geometric", "xflip")  # every augmentation augment.py knows
 DEFAULT_AUGMENTS = ("color", "translation", "cutout")
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
 LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False,
@@ -106,7 +106,7 @@ class TrainConfig:
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
     # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment, augment_p, crop_size, min_scale, loss,
-    # reuse_fakes.
+    # reuse_fakes, hflip.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -134,6 +134,9 @@ class TrainConfig:
     seed: int = 0
     crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
     min_scale: float | None = None  # random crops cover between min_scale and 1 of the shorter side
+    # Half the training crops are mirrored. G then learns mirrored works too (unlike the
+    # "xflip" augmentation, which only D sees). None: the recipe's choice.
+    hflip: bool | None = None
     max_pixels: int = 64_000_000
     min_images: int = 1
     snapshot_kimg: float = 2.0  # sample grid every N kimg

@@ -173,7 +173,7 @@ def train(
         for name, text in chosen.items():
             _say(f"  {name} = {text}")
     crop = cfg.crop_size or None
-    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale)
+    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=cfg.hflip)
     monitor = (QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop)
                if cfg.metric_kimg > 0 else None)
 

@@ -53,7 +53,7 @@ from ..config import TrainConfig
 from ..models import DEFAULT_FAMILY, FAMILIES
 
 AUTO_FIELDS = ("batch", "lr_g", "lr_d", "r1_gamma", "ema_kimg", "augment", "augment_p", "crop_size", "min_scale",
-               "loss", "reuse_fakes")
+               "loss", "reuse_fakes", "hflip")
 PATCH_MODE_MAX_IMAGES = 4
 
 
@@ -84,6 +84,7 @@ def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | No
     out["loss"] = (FAMILIES[family].loss, f"{family}'s loss")
     reuse = FAMILIES[family].reuse_fakes
     out["reuse_fakes"] = (reuse, f"{family}: " + ("G's step reuses D's fakes" if reuse else "G draws fresh fakes"))
+    out["hflip"] = (True, "mirrored crops double a small set")
     return out
 
 
