@@ -18,6 +18,10 @@ def test_dry_run_prints_resolved_config(image_folder, capsys, tmp_path):
     # The recipe fields are resolved from the data, with the reasons.
     assert cfg["batch"] == 32 and cfg["crop_size"] == 0 and "batch" in cfg["chosen_from_data"]
     assert not (tmp_path / "runs").exists(), "a dry run writes nothing"
+    assert cfg["hflip"] is True and "hflip" in cfg["chosen_from_data"]
+    assert main(["train", str(image_folder), "--dry-run", "--no-hflip", "--augment", "xflip,color"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["hflip"] is False and cfg["augment"] == ["xflip", "color"] and "hflip" not in cfg["chosen_from_data"]
 
 
 def test_train_generate_interpolate(image_folder, tmp_path, capsys):

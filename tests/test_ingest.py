@@ -59,6 +59,16 @@ def test_crop_sampler_shapes_range_and_determinism(image_folder):
     assert a.min() >= -1 and a.max() <= 1
 
 
+def test_hflip_off_never_mirrors_and_on_mirrors_some_crops():
+    """A left-dark, right-bright image: a mirrored crop is bright on the left."""
+    img = torch.zeros(3, 32, 32, dtype=torch.uint8)
+    img[:, :, 16:] = 255
+    for flip, expect in ((False, {False}), (True, {False, True})):
+        crops = CropSampler([img], 16, min_scale=1.0, hflip=flip).sample(40, torch.Generator().manual_seed(0))
+        mirrored = {bool(c[:, :, :4].mean() > c[:, :, -4:].mean()) for c in crops}
+        assert mirrored == expect
+
+
 def test_patch_mode_gives_varied_crops_of_one_image():
     img = painting(7, (200, 150))
     from artgan.imaging import pil_to_tensor

@@ -6,7 +6,7 @@ import torch
 from artgan.augment import AdaptiveAugment, augment
 from artgan.losses import d_loss, g_loss, patch_swd, r1_penalty
 
-OPS = ("color", "translation", "cutout", "geometric")
+OPS = ("color", "translation", "cutout", "geometric", "xflip")
 
 
 def test_ns_loss_matches_definition_and_is_stable():
@@ -69,6 +69,18 @@ def test_geometric_zooms_and_turns_but_keeps_flat_images_and_undrawn_samples():
     half = augment(x, 0.5, ("geometric",))
     kept = [torch.equal(h, x[0]) for h in half]
     assert any(kept) and not all(kept)  # undrawn samples come back bit for bit
+
+
+def test_xflip_mirrors_about_half_of_the_drawn_samples_and_nothing_else():
+    torch.manual_seed(0)
+    x = torch.rand(200, 3, 8, 8)
+    for p, lo, hi in ((1.0, 70, 130), (0.5, 25, 75)):  # expected 100 and 50 mirrored
+        y = augment(x, p, ("xflip",))
+        same = torch.tensor([torch.equal(a, b) for a, b in zip(y, x)])
+        mirrored = torch.tensor([torch.equal(a, b.flip(2)) for a, b in zip(y, x)])
+        assert (same ^ mirrored).all()  # each sample comes back as it was or exactly mirrored
+        assert lo <= int(mirrored.sum()) <= hi
+    assert torch.equal(augment(x, 0.0, ("xflip",)), x)
 
 
 def test_adaptive_augment_moves_p_both_ways():

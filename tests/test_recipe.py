@@ -27,6 +27,7 @@ def test_suggestions_follow_data_and_resolution():
     # And the augmentations: resgan adds a mild zoom and rotation; dcgan keeps DiffAugment's three.
     assert few["augment"][0] == ("geometric", "color", "translation", "cutout")
     assert suggest(14, 64, 700, family="dcgan")["augment"][0] == ("color", "translation", "cutout")
+    assert few["hflip"][0] is True
 
 
 def test_resolve_fills_only_unset_fields():
