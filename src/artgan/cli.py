@@ -70,6 +70,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="mirror half the training crops, so G also learns mirrored works (default: the recipe's; "
                         "--augment xflip instead mirrors only what D sees)")
+    p.add_argument("--condition", action=argparse.BooleanOptionalAction, default=None,
+                   help="condition G and D on which training work an image is of, so samples cover every work "
+                        "evenly (resgan, whole-image mode; default: the recipe's)")
     p.add_argument("--reuse-fakes", action=argparse.BooleanOptionalAction, default=None,
                    help="G's step reuses the fakes D just judged: one G forward per step instead of two, ~10%% more "
                         "images per second (default: the family's, on for resgan, off for the dcgan baseline)")
@@ -115,7 +118,7 @@ def _train_config(a: argparse.Namespace):
         "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "ema_rampup": a.ema_rampup,
         "lr_decay": a.lr_decay, "ms_weight": a.ms_weight, "beta1": a.beta1, "snapshot_kimg": a.snapshot_kimg,
         "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
-        "reuse_fakes": a.reuse_fakes, "hflip": a.hflip,
+        "reuse_fakes": a.reuse_fakes, "hflip": a.hflip, "condition": a.condition,
         "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
     }.items() if v is not None}
     return TrainConfig(model=ModelConfig(**model_kw), **train_kw)

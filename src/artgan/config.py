@@ -17,9 +17,10 @@ FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
 AUGMENTS = ("color", "translation", "cutout", "geometric", "xflip")  # every augmentation augment.py knows
 DEFAULT_AUGMENTS = ("color", "translation", "cutout")
+MAX_WORKS = 4096  # a conditional model's embedding tables grow with this
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
 LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False,
-                     "d_coarse": False}  # values for keys missing from older files
+                     "d_coarse": False, "works": 0}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -54,6 +55,10 @@ class ModelConfig:
     # 2 at 64 px: 20% fewer images per second and no better coarse level (README, 2026-12-02).
     g_coarse_mult: int = 1
     d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
+    # G and D are conditioned on which of this many training works an image is of (resgan):
+    # G picks a work from its latent (models.common.work_of), so samples cover every work
+    # equally. 0: unconditional. Training sets it from TrainConfig.condition and the data.
+    works: int = 0
 
     def __post_init__(self) -> None:
         # Fill fields left to the family, so every saved config.json holds concrete values.
@@ -80,6 +85,10 @@ class ModelConfig:
             raise ConfigError("d_width must be >= 4 and at most max_width")
         if self.z_dim < 1:
             raise ConfigError("z_dim must be positive")
+        if not 0 <= self.works <= MAX_WORKS:
+            raise ConfigError(f"works must be in 0..{MAX_WORKS}, got {self.works}")
+        if self.works and not FAMILIES[self.family].conditional:
+            raise ConfigError(f"family {self.family!r} cannot be conditioned on works; use --works 0")
         if not 1 <= self.g_coarse_mult <= 8:
             raise ConfigError(f"g_coarse_mult must be in 1..8, got {self.g_coarse_mult}")
         if not 0.0 <= self.d_dropout < 1.0:
@@ -106,7 +115,7 @@ class TrainConfig:
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
     # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment, augment_p, crop_size, min_scale, loss,
-    # reuse_fakes, hflip.
+    # reuse_fakes, hflip, condition.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
@@ -137,6 +146,9 @@ class TrainConfig:
     # Half the training crops are mirrored. G then learns mirrored works too (unlike the
     # "xflip" augmentation, which only D sees). None: the recipe's choice.
     hflip: bool | None = None
+    # Condition G and D on the training work (ModelConfig.works = the number of images).
+    # None: the recipe's choice; never in patch mode (one work, or patches of a few).
+    condition: bool | None = None
     max_pixels: int = 64_000_000
     min_images: int = 1
     snapshot_kimg: float = 2.0  # sample grid every N kimg

@@ -24,6 +24,7 @@ class Family(NamedTuple):
     lr_d: float = 2e-4  # D's Adam rate in its recipe (G's is 2e-4); a faster D is the two time-scale rule
     reuse_fakes: bool = False  # G's step reuses the D step's fakes (TrainConfig.reuse_fakes) unless the user says
     augment: tuple[str, ...] = DEFAULT_AUGMENTS  # what D's inputs go through (TrainConfig.augment) unless the user says
+    conditional: bool = False  # G and D can be conditioned on the training work (ModelConfig.works)
 
 
 def _registry() -> dict[str, Family]:
@@ -49,7 +50,7 @@ def _registry() -> dict[str, Family]:
         # ...-quality-resgan-vs-dcgan-64px-15min-geometric.json).
         "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
                          {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge", lr_d=6e-4,
-                         reuse_fakes=True, augment=("geometric", *DEFAULT_AUGMENTS)),
+                         reuse_fakes=True, augment=("geometric", *DEFAULT_AUGMENTS), conditional=True),
         # dcgan keeps the paper's non-saturating loss: it is the baseline.
         "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}, loss="ns"),
     }

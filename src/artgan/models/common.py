@@ -39,6 +39,20 @@ def seeds_to_z(seeds: list[int], z_dim: int) -> torch.Tensor:
     return out
 
 
+def work_of(z: torch.Tensor, works: int) -> torch.Tensor:
+    """The training work a latent stands for, in a conditional model: (B, z_dim) -> (B,) long.
+
+    Uniform over ``0 .. works-1`` for z ~ N(0, I): the first coordinate, rescaled by the
+    latent's length, is close to N(0, 1) and its normal CDF to uniform (exact as z_dim grows;
+    at z_dim 128 each work's share is within 1% of 1/works). Dividing by the length makes
+    the work independent of the truncation trick's scaling, so a truncated sample stays a
+    sample of the same work.
+    """
+    d = z.shape[1]
+    t = z[:, 0] * math.sqrt(d) / z.norm(dim=1).clamp_min(1e-12)
+    return (torch.special.ndtr(t) * works).long().clamp_(0, works - 1)
+
+
 def init_he(module: nn.Module) -> None:
     """He init for LeakyReLU(0.2) nets without normalisation (keeps activations ~unit scale
     through many layers; N(0, 0.02) shrinks them ~3x per layer in a deep residual D)."""

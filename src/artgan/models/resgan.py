@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .common import init_he, init_weights, maybe_sn, separable_blur, stages
+from .common import init_he, init_weights, maybe_sn, separable_blur, stages, work_of
 
 
 class UpBlock(nn.Module):
@@ -87,11 +87,19 @@ def _block_upsample(mode: str, r: int, resolution: int) -> str:
 
 
 class ResGenerator(nn.Module):
-    """z (B, z_dim) -> image (B, 3, R, R) in [-1, 1]."""
+    """z (B, z_dim) -> image (B, 3, R, R) in [-1, 1].
+
+    With ``cfg.works`` > 0 the latent also picks a training work (:func:`work_of`), whose
+    learned embedding is added to it: an image is still a function of z alone, and random
+    latents cover the works evenly (the discriminator checks each image against its work).
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.z_dim = cfg.z_dim
+        self.works = int(cfg.works or 0)
+        # (works, z_dim), unit variance like z: the work moves the latent as far as z itself.
+        self.work_embed = nn.Parameter(torch.randn(self.works, cfg.z_dim)) if self.works else None
         self.res = stages(cfg.resolution)
         c4 = cfg.channels(4)
         self.fc = nn.Linear(cfg.z_dim, c4 * 16, bias=False)
@@ -132,9 +140,17 @@ class ResGenerator(nn.Module):
                 out[r][:, i] = torch.randn(2, 1, r, r, generator=gen)
         return {r: n.to(z.device) for r, n in out.items()}
 
+    def work_of(self, z: torch.Tensor) -> torch.Tensor | None:
+        """(B, z_dim) -> (B,) the work each latent stands for; None when unconditional."""
+        return work_of(z, self.works) if self.works else None
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         noise = self.draw_noise(z) if self.noise else {}
-        x = self.fc(z).view(z.shape[0], -1, 4, 4)
+        h = z
+        if self.work_embed is not None:
+            # Sum of two unit-variance vectors, scaled back to unit variance.
+            h = (z + self.work_embed[self.work_of(z)]) * (1 / math.sqrt(2))
+        x = self.fc(h).view(z.shape[0], -1, 4, 4)
         x = F.leaky_relu_(self.bn0(x), 0.2)
         feats = {4: x}
         for r in self.res[1:]:
@@ -275,12 +291,21 @@ class ResDiscriminator(nn.Module):
         self.decoder = ReconDecoder(cfg.d_channels(8)) if cfg.d_recon else None
         self.reconstructs = self.decoder is not None
         self.coarse = CoarseHead(32, sn, bool(cfg.d_blur)) if cfg.d_coarse else None
+        # Projection discriminator (Miyato and Koyama 2018): a conditional D adds
+        # <embedding of the work, pooled 4x4 features> to the whole-image logit, so an image
+        # is judged as a sample of the work it claims to be. (works, c4).
+        self.works = int(cfg.works or 0)
+        self.work_proj = nn.Parameter(torch.randn(self.works, c4) / math.sqrt(c4)) if self.works else None
         self.apply(init_he)
         for block in [*self.blocks, *(self.coarse.blocks if self.coarse is not None else [])]:
             block.init_scaled()
 
-    def forward(self, x: torch.Tensor, reconstruct: bool = False):
-        """Logits (B,) or (B, 1 + 64); with ``reconstruct``, (logits, (B, 3, 32, 32))."""
+    def forward(self, x: torch.Tensor, reconstruct: bool = False, works: torch.Tensor | None = None):
+        """Logits (B,) or (B, 1 + 64); with ``reconstruct``, (logits, (B, 3, 32, 32)).
+        ``works`` (B,) long: which training work each image should be of; a conditional D
+        needs it."""
+        if (works is None) != (self.work_proj is None):
+            raise ValueError("a conditional discriminator needs the works of its images, an unconditional one takes none")
         h = F.leaky_relu_(self.from_rgb(x), 0.2)
         patch = recon = None
         for block in self.blocks:
@@ -298,6 +323,8 @@ class ResDiscriminator(nn.Module):
             h = minibatch_std(h)
         h = F.leaky_relu_(self.conv4(h), 0.2)
         logit = self.fc(self.dropout(h.flatten(1)))  # (B, 1)
+        if self.work_proj is not None:
+            logit = logit + (self.work_proj[works] * h.mean(dim=(2, 3))).sum(1, keepdim=True)
         if self.coarse is not None:  # one whole-image verdict: the sum of both scales' logits
             logit = logit + self.coarse(x)
         out = logit.flatten() if patch is None else torch.cat([logit, patch], dim=1)

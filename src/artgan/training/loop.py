@@ -109,6 +109,10 @@ def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any
     if not data.images:
         raise DatasetError(f"{cfg.data}: no usable images." + (f" Rejected:\n{data.report()}" if data.rejected else ""))
     cfg, chosen = resolve_recipe(cfg, len(data.images), min(min(im.shape[-2:]) for im in data.images))
+    if cfg.model.works and cfg.model.works != len(data.images):
+        raise DatasetError(
+            f"{cfg.data}: this run's model is conditioned on {cfg.model.works} training works, but the source now "
+            f"has {len(data.images)} usable images. Resume with the same images, or start a new run.")
     need = 1 if cfg.patch_mode else max(2, cfg.min_images)
     if len(data.images) < need:
         hint = "" if cfg.patch_mode else " (or pass --crop-size to train on patches of a single painting)"
@@ -323,10 +327,10 @@ def train(
                     scale = lr_scale(budget_progress(nimg, budget_img, elapsed, budget_sec), cfg.lr_decay)
                     set_lr(opt_G, cfg.lr_g, scale)
                     set_lr(opt_D, cfg.lr_d, scale)
-                real = sampler.sample(cfg.batch, data_gen)
+                real, boxes = sampler.sample_with_boxes(cfg.batch, data_gen)  # boxes[:, 0]: the work
                 if cfg.channels_last:
                     real = real.contiguous(memory_format=torch.channels_last)
-                ds = d_step(ctx, real, ada.p, step)
+                ds = d_step(ctx, real, ada.p, step, boxes[:, 0] if cfg.model.works else None)
                 ada.accumulate(ds.pop("_real_logits"))
                 gs = g_step(ctx, cfg.batch, ada.p, ds.pop("_fake", None), ds.pop("_z", None))
                 nimg += cfg.batch

@@ -53,7 +53,7 @@ from ..config import TrainConfig
 from ..models import DEFAULT_FAMILY, FAMILIES
 
 AUTO_FIELDS = ("batch", "lr_g", "lr_d", "r1_gamma", "ema_kimg", "augment", "augment_p", "crop_size", "min_scale",
-               "loss", "reuse_fakes", "hflip")
+               "loss", "reuse_fakes", "hflip", "condition")
 PATCH_MODE_MAX_IMAGES = 4
 
 
@@ -85,6 +85,10 @@ def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | No
     reuse = FAMILIES[family].reuse_fakes
     out["reuse_fakes"] = (reuse, f"{family}: " + ("G's step reuses D's fakes" if reuse else "G draws fresh fakes"))
     out["hflip"] = (True, "mirrored crops double a small set")
+    if patch or not FAMILIES[family].conditional:
+        out["condition"] = (False, "patch mode: no works to tell apart" if patch else f"{family} is unconditional")
+    else:
+        out["condition"] = (False, "unconditional")
     return out
 
 
@@ -98,4 +102,8 @@ def resolve(cfg: TrainConfig, n_images: int, min_short_side: int) -> tuple[Train
             updates[name] = value
             shown = f"{value:g}" if isinstance(value, float) else ",".join(value) if isinstance(value, tuple) else value
             chosen[name] = f"{shown} ({why})"
-    return replace(cfg, **updates), chosen
+    cfg = replace(cfg, **updates)
+    if cfg.condition and not cfg.model.works:
+        # The architecture fact behind the recipe choice: one embedding per training work.
+        cfg = replace(cfg, model=replace(cfg.model, works=n_images))
+    return cfg, chosen

@@ -46,12 +46,27 @@ def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[str, torch.Tensor]:
-    """Update D on a real batch (B, 3, R, R) and as many fakes. Returns detached stats;
-    with ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, and ``"_z"``, their
+def _works(G: nn.Module, z: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """D's keyword for fakes drawn from ``z``: {"works": (B,)} for a conditional G, else {}."""
+    if not getattr(G, "works", 0):
+        return {}
+    if z is None:
+        raise ValueError("a conditional generator's fakes need their latents")
+    return {"works": G.work_of(z)}
+
+
+def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int,
+           works: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Update D on a real batch (B, 3, R, R) and as many fakes. ``works`` (B,): the training
+    work of each real, for a conditional G/D. Returns detached stats; with
+    ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, and ``"_z"``, their
     latents, for :func:`g_step`."""
     b = real.shape[0]
     z = torch.randn(b, ctx.z_dim)
+    fake_kw = _works(ctx.G, z)
+    if bool(fake_kw) != (works is not None):
+        raise ValueError("a conditional generator needs the works of the real batch, an unconditional one takes none")
+    real_kw = {} if works is None else {"works": works}
     if ctx.reuse_fakes:
         fake_g = ctx.G(z)
         fake = fake_g.detach()
@@ -67,13 +82,14 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> dict[st
     # for a D whose output for a sample does not depend on the rest of the batch.
     if not getattr(ctx.D, "batch_independent", False):
         real_seen = augment(real_in, p, ctx.augment_ops)
-        real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw)
+        real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw, **real_kw)
         if recon_kw:
             real_logits, recon = real_logits
-        fake_logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
+        fake_logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last), **fake_kw)
     else:
         both = augment(torch.cat([real_in, fake]), p, ctx.augment_ops)
-        logits = ctx.D(_fmt(both, ctx.channels_last), **recon_kw)
+        both_kw = {"works": torch.cat([works, fake_kw["works"]])} if works is not None else {}
+        logits = ctx.D(_fmt(both, ctx.channels_last), **recon_kw, **both_kw)
         if recon_kw:
             logits, recon = logits
             recon = recon[:b]
@@ -110,7 +126,7 @@ def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = N
         if fake is None:
             z = torch.randn(batch, ctx.z_dim)
             fake = ctx.G(z)
-        logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last))
+        logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last), **_works(ctx.G, z))
         loss = g_loss(logits, ctx.loss, ctx.patch_weight)
         stats = {"loss/G": loss.detach()}
         if ctx.ms_weight > 0:
