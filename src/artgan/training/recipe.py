@@ -42,6 +42,11 @@ The rules, and where they come from:
   backpropagates through the fakes of the D step just before (one G forward per
   iteration, ~10% more images per second, the same SWD per kimg); dcgan, the baseline,
   draws fresh fakes as the paper does.
+- **hflip**: on: half the training crops are mirrored, which doubles a small set. Off
+  (the evaluation crops are never mirrored) scored SWD 54.6 against 48.4 at 64 px / 15
+  min, with more near-copies (2.0% against 1.2%).
+- **condition**: off. Conditioning G and D on the training work (``--condition``)
+  spread samples evenly over the 14 paintings but made 20.7% of them near-copies.
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | No
     if patch or not FAMILIES[family].conditional:
         out["condition"] = (False, "patch mode: no works to tell apart" if patch else f"{family} is unconditional")
     else:
-        out["condition"] = (False, "unconditional")
+        out["condition"] = (False, "unconditional: conditioning on works made near-copies")
     return out
 
 
