@@ -88,7 +88,7 @@ class ModelConfig:
         if not 0 <= self.works <= MAX_WORKS:
             raise ConfigError(f"works must be in 0..{MAX_WORKS}, got {self.works}")
         if self.works and not FAMILIES[self.family].conditional:
-            raise ConfigError(f"family {self.family!r} cannot be conditioned on works; use --works 0")
+            raise ConfigError(f"family {self.family!r} cannot be conditioned on works (drop --condition)")
         if not 1 <= self.g_coarse_mult <= 8:
             raise ConfigError(f"g_coarse_mult must be in 1..8, got {self.g_coarse_mult}")
         if not 0.0 <= self.d_dropout < 1.0:
