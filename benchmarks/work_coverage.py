@@ -78,12 +78,9 @@ def main() -> int:
     for run in a.runs:
         log(f"sampling {run}")
         g = Generator.from_pretrained(run)
-        res = g.resolution
         fakes = g(n=a.n, seed=0, output="tensor")
-        reals, _ = image_set(a.data, res, a.n, seed=0)
-        if res != 64:  # the bank is at 64 px; 16 px copies are what is compared
-            bank, boxes = image_set(a.data, res, a.bank, seed=11)
-            bank_works = boxes[:, 0]
+        # Any resolution against the 64 px bank: both sides are compared as 16 px copies.
+        reals, _ = image_set(a.data, g.resolution, a.n, seed=0)
         fw, fd = assign(fakes, bank, bank_works)
         rw, _ = assign(reals, bank, bank_works)
         fc, rc = torch.bincount(fw, minlength=n_works), torch.bincount(rw, minlength=n_works)

@@ -97,7 +97,7 @@ class ResGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.z_dim = cfg.z_dim
-        self.works = int(cfg.works or 0)
+        self.works = cfg.works
         # (works, z_dim), unit variance like z: the work moves the latent as far as z itself.
         self.work_embed = nn.Parameter(torch.randn(self.works, cfg.z_dim)) if self.works else None
         self.res = stages(cfg.resolution)
@@ -294,7 +294,7 @@ class ResDiscriminator(nn.Module):
         # Projection discriminator (Miyato and Koyama 2018): a conditional D adds
         # <embedding of the work, pooled 4x4 features> to the whole-image logit, so an image
         # is judged as a sample of the work it claims to be. (works, c4).
-        self.works = int(cfg.works or 0)
+        self.works = cfg.works
         self.work_proj = nn.Parameter(torch.randn(self.works, c4) / math.sqrt(c4)) if self.works else None
         self.apply(init_he)
         for block in [*self.blocks, *(self.coarse.blocks if self.coarse is not None else [])]:
