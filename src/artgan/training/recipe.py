@@ -34,9 +34,10 @@ The rules, and where they come from:
   at 64 px; dcgan keeps the paper's non-saturating loss, being the baseline.
 - **min_scale**: in whole-image mode 1.0, so every training crop is a whole work's
   shorter side, the distribution `artgan evaluate` compares with. Zoomed crops (0.6) are a
-  different distribution: on the 14 paintings, real zoomed crops alone are SWD 62 from the
-  evaluation crops at 64 px, whole crops 35 (benchmarks/crop_fidelity.py), and a 4-minute
-  resgan run reached 128 instead of 140.
+  different distribution: on the 14 paintings at 64 px, real zoomed and mirrored crops
+  alone are SWD 52.7 from the evaluation crops, whole mirrored ones 33.2, another draw of
+  the evaluation crops 28.6 (medians of nine draws, benchmarks/crop_fidelity.py), and a
+  4-minute resgan run reached 128 instead of 140.
   Patch mode keeps 0.6: multi-scale patches are its point.
 - **reuse_fakes**: the family's (``models.FAMILIES[family].reuse_fakes``). resgan's G step
   backpropagates through the fakes of the D step just before (one G forward per
@@ -44,7 +45,9 @@ The rules, and where they come from:
   draws fresh fakes as the paper does.
 - **hflip**: on: half the training crops are mirrored, which doubles a small set. Off
   (the evaluation crops are never mirrored) scored SWD 54.6 against 48.4 at 64 px / 15
-  min, with more near-copies (2.0% against 1.2%).
+  min, with more near-copies (2.0% against 1.2%), although mirroring raises the floor:
+  mirrored real crops are 33.2 from the evaluation crops, an unmirrored draw 28.6
+  (benchmarks/crop_fidelity.py, medians of nine draws).
 - **condition**: off. Conditioning G and D on the training work (``--condition``)
   spread samples evenly over the 14 paintings but made 20.7% of them near-copies.
 """
