@@ -64,20 +64,20 @@ def main() -> None:
     if a.draws < 1 or a.n < 1:
         raise SystemExit("--draws and --n must be at least 1")
     r = a.resolution
-    samplers = {}
-    for _, min_scale, mirrored in ROWS:
+    samplers = {}  # row name -> the training path's sampler (the evaluation row has none)
+    for name, min_scale, mirrored in ROWS:
         if min_scale is not None:
             data = ingest(a.data, target_short=crop_short_side(r, min_scale), min_short=r, progress=False)
-            samplers[(min_scale, mirrored)] = CropSampler(data.images, r, min_scale=min_scale, hflip=mirrored)
+            samplers[name] = CropSampler(data.images, r, min_scale=min_scale, hflip=mirrored)
     per_row: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in ROWS}
     for s in range(a.draws):
         log(f"draw {s + 1}/{a.draws}")
         reference, _ = image_set(a.data, r, a.n, seed=s)
-        for name, min_scale, mirrored in ROWS:
-            if min_scale is None:
-                crops, _ = image_set(a.data, r, a.n, seed=s + 7919)
+        for name, _, _ in ROWS:
+            if name in samplers:
+                crops = samplers[name].sample(a.n, torch.Generator().manual_seed(s + 7919))
             else:
-                crops = samplers[(min_scale, mirrored)].sample(a.n, torch.Generator().manual_seed(s + 7919))
+                crops, _ = image_set(a.data, r, a.n, seed=s + 7919)
             figures = swd(crops, reference, seed=s)
             figures["fine_band_std"] = float(laplacian_pyramid(crops)[0].std())
             per_row[name].append(figures)

@@ -144,12 +144,11 @@ class TrainConfig:
     crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
     min_scale: float | None = None  # random crops cover between min_scale and 1 of the shorter side
     # Half the training crops are mirrored. G then learns mirrored works too (unlike the
-    # "xflip" augmentation, which only D sees). None: the recipe's choice. Off measured
-    # worse at 64 px / 15 min: SWD 54.6 (with xflip 58.6) against 48.4 (README, 2026-12-02).
+    # "xflip" augmentation, which only D sees). None: the recipe's choice (training/recipe.py
+    # gives the measurements behind it).
     hflip: bool | None = None
     # Condition G and D on the training work (ModelConfig.works = the number of images).
-    # None: the recipe's choice (off). At 64 px / 15 min it spread samples evenly over the
-    # works and gave the best KID, but 20.7% near-copies and no better SWD (README).
+    # None: the recipe's choice, off (training/recipe.py says why).
     condition: bool | None = None
     max_pixels: int = 64_000_000
     min_images: int = 1
