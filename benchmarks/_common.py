@@ -20,8 +20,13 @@ def log(msg: str) -> None:
 def git_commit() -> str | None:
     """The checkout's HEAD commit (short hash), or None outside a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip() or None

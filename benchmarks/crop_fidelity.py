@@ -29,7 +29,6 @@ import sys
 import torch
 
 from _common import git_commit, log, machine_info
-
 from artgan.data import CropSampler, crop_short_side, ingest
 from artgan.metrics.evaluate import image_set
 from artgan.metrics.swd import laplacian_pyramid, swd
@@ -44,8 +43,9 @@ ROWS: tuple[tuple[str, float | None, bool], ...] = (
 
 def summarise(draws: list[dict[str, float]], below: float | None) -> dict[str, object]:
     """Median of each key over the draws, every draw's ``swd/avg``, and the share at or under ``below``."""
-    out: dict[str, object] = {k: round(statistics.median(d[k] for d in draws), 4 if k.startswith("fine") else 1)
-                              for k in draws[0]}
+    out: dict[str, object] = {
+        k: round(statistics.median(d[k] for d in draws), 4 if k.startswith("fine") else 1) for k in draws[0]
+    }
     avgs = [d["swd/avg"] for d in draws]
     out["swd/avg_per_draw"] = [round(v, 1) for v in avgs]
     if below is not None:
@@ -82,8 +82,16 @@ def main() -> None:
             figures["fine_band_std"] = float(laplacian_pyramid(crops)[0].std())
             per_row[name].append(figures)
     rows = {name: summarise(draws, a.below) for name, draws in per_row.items()}
-    doc = {"benchmark": "crop_fidelity", "command": shlex.join([sys.executable, *sys.argv]), "commit": git_commit(),
-           "machine": machine_info(), "resolution": r, "n": a.n, "draws": a.draws, "rows": rows}
+    doc = {
+        "benchmark": "crop_fidelity",
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "resolution": r,
+        "n": a.n,
+        "draws": a.draws,
+        "rows": rows,
+    }
     print(json.dumps(doc, indent=2))
 
 

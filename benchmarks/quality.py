@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 from _common import git_commit, load_average, log, machine_info
-
 from artgan.metrics.evaluate import evaluate, image_set
 from artgan.metrics.kid import kid_fid_images
 from artgan.metrics.swd import swd
@@ -58,9 +57,26 @@ HEADLINE = ("swd/avg", "kid", "fid", "diversity", "copies")
 
 def train_run(data: str, family: str, args: argparse.Namespace, out: Path, extra: list[str]) -> Path:
     """Train one run in a child process; returns its run folder."""
-    cmd = [sys.executable, "-m", "artgan", "train", data, "--out", str(out), "--family", family,
-           "--resolution", str(args.resolution), "--minutes", str(args.minutes), "--seed", str(args.seed),
-           "--no-progress", *shlex.split(args.train_args), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "artgan",
+        "train",
+        data,
+        "--out",
+        str(out),
+        "--family",
+        family,
+        "--resolution",
+        str(args.resolution),
+        "--minutes",
+        str(args.minutes),
+        "--seed",
+        str(args.seed),
+        "--no-progress",
+        *shlex.split(args.train_args),
+        *extra,
+    ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     log("$ " + shlex.join(cmd))
@@ -106,8 +122,9 @@ def real_floor(data: str, resolution: int, n: int, seeds: list[int], crop_size: 
     return median_result(rows)
 
 
-def bench_family(data: str, label: str, family: str, args: argparse.Namespace, out: Path,
-                 extra: list[str], run: Path | None = None) -> dict[str, Any]:
+def bench_family(
+    data: str, label: str, family: str, args: argparse.Namespace, out: Path, extra: list[str], run: Path | None = None
+) -> dict[str, Any]:
     """Train (unless ``run`` is given) and evaluate one entry."""
     t0 = time.time()
     if run is None:
@@ -116,8 +133,13 @@ def bench_family(data: str, label: str, family: str, args: argparse.Namespace, o
     summary = json.loads((run / "summary.json").read_text())
     cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     entry: dict[str, Any] = {
-        "family": label, "train_args": shlex.join(extra), "resolution": args.resolution, "budget_minutes": args.minutes, "run": str(run),
-        "train_wall_minutes": round(wall / 60, 2), **{k: summary.get(k) for k in ("kimg", "minutes", "img_per_sec", "stopped")},
+        "family": label,
+        "train_args": shlex.join(extra),
+        "resolution": args.resolution,
+        "budget_minutes": args.minutes,
+        "run": str(run),
+        "train_wall_minutes": round(wall / 60, 2),
+        **{k: summary.get(k) for k in ("kimg", "minutes", "img_per_sec", "stopped")},
         "crop_size": int((cfg.get("train") or {}).get("crop_size") or 0),
     }
     for which in ("latest", "best"):
@@ -129,8 +151,16 @@ def bench_family(data: str, label: str, family: str, args: argparse.Namespace, o
         per_seed = []
         for s in args.eval_seeds:
             log(f"evaluating {label} ({which}, eval seed {s})")
-            per_seed.append(evaluate(data, run=run, n=args.n, seed=s, which=which,
-                                     worst_pairs=run / f"worst-pairs-{which}.png" if s == args.eval_seeds[0] else None))
+            per_seed.append(
+                evaluate(
+                    data,
+                    run=run,
+                    n=args.n,
+                    seed=s,
+                    which=which,
+                    worst_pairs=run / f"worst-pairs-{which}.png" if s == args.eval_seeds[0] else None,
+                )
+            )
         entry[which] = median_result(per_seed)
     entry["curve"] = swd_curve(run)
     return entry
@@ -144,9 +174,11 @@ def write_curves(results: list[dict[str, Any]], path: Path) -> Path:
     rows = [{"minutes": m, e["family"]: swd} for e in results for m, _kimg, swd in e["curve"]]
     labels = tuple(e["family"] for e in results)
     svg = line_chart(rows, labels, "SWD x1e3 (lower is better)", x_key="minutes", xlabel="training minutes")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>SWD curves</title></head><body>"
-            f"<h1>SWD of the EMA generator during training</h1><p>{' | '.join(labels)} at "
-            f"{results[0]['resolution']} px</p>{svg}</body></html>\n")
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>SWD curves</title></head><body>"
+        f"<h1>SWD of the EMA generator during training</h1><p>{' | '.join(labels)} at "
+        f"{results[0]['resolution']} px</p>{svg}</body></html>\n"
+    )
     atomic_write_bytes(path, page.encode())
     return path
 
@@ -164,31 +196,50 @@ def table(results: list[dict[str, Any]], floor: dict[str, Any] | None = None) ->
                 f"{m['swd/avg']:.1f} | {m['kid']:.4f} | {m['fid']:.2f} | {m['diversity']:.3f} | {m['copies']:.3f} |"
             )
     if floor:
-        lines.append(f"| reals vs reals (floor) | {results[0]['resolution']} | | | | | {floor['swd/avg']:.1f} | "
-                     f"{floor['kid']:.4f} | {floor['fid']:.2f} | | |")
+        lines.append(
+            f"| reals vs reals (floor) | {results[0]['resolution']} | | | | | {floor['swd/avg']:.1f} | "
+            f"{floor['kid']:.4f} | {floor['fid']:.2f} | | |"
+        )
     if results and results[0].get("latest"):
-        lines.append(f"\nMedians over eval seeds {results[0]['latest']['seed']}. "
-                     f"KID/FID extractor: {results[0]['latest']['extractor']}")
+        lines.append(
+            f"\nMedians over eval seeds {results[0]['latest']['seed']}. "
+            f"KID/FID extractor: {results[0]['latest']['extractor']}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("data", help="training images (folder or zip)")
     p.add_argument("--family", default="resgan", help="comma list; the first is compared with the others")
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--minutes", type=float, default=15.0, help="training budget per family")
     p.add_argument("--seed", type=int, default=0, help="training seed")
-    p.add_argument("--eval-seeds", default="0,1,2",
-                   help="comma list; every checkpoint is evaluated once per seed and the median kept")
+    p.add_argument(
+        "--eval-seeds",
+        default="0,1,2",
+        help="comma list; every checkpoint is evaluated once per seed and the median kept",
+    )
     p.add_argument("--n", type=int, default=256, help="images per side for the metrics")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--train-args", default="", help='extra `artgan train` options, e.g. "--crop-size 256"')
-    p.add_argument("--variant", action="append", default=[], metavar='LABEL=FAMILY[ ARGS]',
-                   help='an entry with its own options, e.g. --variant "bilinear=resgan --upsample bilinear"; '
-                        "repeatable; replaces --family")
-    p.add_argument("--runs", action="append", default=[], metavar="LABEL=RUN_DIR",
-                   help="evaluate an existing run instead of training one; repeatable; replaces --family")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=FAMILY[ ARGS]",
+        help='an entry with its own options, e.g. --variant "bilinear=resgan --upsample bilinear"; '
+        "repeatable; replaces --family",
+    )
+    p.add_argument(
+        "--runs",
+        action="append",
+        default=[],
+        metavar="LABEL=RUN_DIR",
+        help="evaluate an existing run instead of training one; repeatable; replaces --family",
+    )
     p.add_argument("--out", default=None, help="where the runs go (default: benchmarks/runs/quality-<time>)")
     args = p.parse_args(argv)
     args.eval_seeds = [int(s) for s in args.eval_seeds.split(",") if s.strip()]
@@ -219,25 +270,38 @@ def main(argv: list[str] | None = None) -> None:
     if not entries:
         entries = [(f.strip(), f.strip(), []) for f in args.family.split(",") if f.strip()]
         existing = [None] * len(entries)
-    results = [bench_family(args.data, label, fam, args, out, extra, run)
-               for (label, fam, extra), run in zip(entries, existing)]
+    results = [
+        bench_family(args.data, label, fam, args, out, extra, run)
+        for (label, fam, extra), run in zip(entries, existing)
+    ]
     log("measuring the floor: real crops against another draw of real crops")
     floor = real_floor(args.data, args.resolution, args.n, args.eval_seeds, results[0].get("crop_size") or None)
     machine["load_average_end"] = load_average()
     doc: dict[str, Any] = {
-        "benchmark": "quality", "date": dt.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
-        "command": shlex.join([sys.executable, *sys.argv]), "machine": machine, "data": args.data,
-        "results": results, "reals": floor,
+        "benchmark": "quality",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "machine": machine,
+        "data": args.data,
+        "results": results,
+        "reals": floor,
     }
     if len(results) > 1:
         first = results[0]
         f = floor["swd/avg"]
         doc["ratios"] = {
             f"{first['family']}/{e['family']}": {
-                **{w: round(first[w]["swd/avg"] / e[w]["swd/avg"], 3)
-                   for w in ("latest", "best") if first.get(w) and e.get(w)},
-                **{f"excess_{w}": round((first[w]["swd/avg"] - f) / max(e[w]["swd/avg"] - f, 1e-9), 3)
-                   for w in ("latest", "best") if first.get(w) and e.get(w)},
+                **{
+                    w: round(first[w]["swd/avg"] / e[w]["swd/avg"], 3)
+                    for w in ("latest", "best")
+                    if first.get(w) and e.get(w)
+                },
+                **{
+                    f"excess_{w}": round((first[w]["swd/avg"] - f) / max(e[w]["swd/avg"] - f, 1e-9), 3)
+                    for w in ("latest", "best")
+                    if first.get(w) and e.get(w)
+                },
             }
             for e in results[1:]
         }

@@ -34,12 +34,12 @@ import time
 from pathlib import Path
 
 import torch
-from _common import git_commit, load_average, log, machine_info
 
+from _common import git_commit, load_average, log, machine_info
 from artgan.config import StylizerConfig
 from artgan.imaging import load_image, make_grid, pil_to_tensor, save_png
-from artgan.tasks.stylize import Stylizer
 from artgan.metrics.style import content_ssim, style_distance
+from artgan.tasks.stylize import Stylizer
 from artgan.training.stylizer import apply, fit_long_side, measure_each, train_stylizer
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -70,8 +70,9 @@ def infer_ms(st: Stylizer, repeats: int) -> dict[str, float]:
     return out
 
 
-def strength_curve(st: Stylizer, style: torch.Tensor, photos: list[torch.Tensor], full: list[dict], side: int,
-                   strengths: list[float]) -> list[dict]:
+def strength_curve(
+    st: Stylizer, style: torch.Tensor, photos: list[torch.Tensor], full: list[dict], side: int, strengths: list[float]
+) -> list[dict]:
     """Median style ratio and content SSIM over the photos at each strength. Each photo is
     stylised once and blended as ``Stylizer`` does; the unstylised distances come from
     ``full`` (measure_each at strength 1), which also gives the point at strength 1."""
@@ -87,8 +88,14 @@ def strength_curve(st: Stylizer, style: torch.Tensor, photos: list[torch.Tensor]
             patch = min(64, *c.shape[-2:], *style.shape[-2:])
             ratio = style_distance(b, style, patch=patch, n=128) / max(m["style_distance_input"], 1e-8)
             points[s].append((ratio, content_ssim(b, c)))
-    return [{"strength": s, "style_ratio": round(statistics.median(r for r, _ in v), 3),
-             "content_ssim": round(statistics.median(q for _, q in v), 3)} for s, v in points.items()]
+    return [
+        {
+            "strength": s,
+            "style_ratio": round(statistics.median(r for r, _ in v), 3),
+            "content_ssim": round(statistics.median(q for _, q in v), 3),
+        }
+        for s, v in points.items()
+    ]
 
 
 def main() -> int:
@@ -101,10 +108,19 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=512, help="photos are measured at this long side (default 512)")
     ap.add_argument("--strengths", default="0.25,0.5,0.75,1", help="strengths for the trade-off curve")
     ap.add_argument("--repeats", type=int, default=5, help="timed inferences per size (median)")
-    ap.add_argument("--no-holdout", dest="holdout", action="store_false",
-                    help="train on every photo (default: every other photo is held out)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                    help="override a StylizerConfig field, e.g. --set content_weight=5 (repeatable)")
+    ap.add_argument(
+        "--no-holdout",
+        dest="holdout",
+        action="store_false",
+        help="train on every photo (default: every other photo is held out)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override a StylizerConfig field, e.g. --set content_weight=5 (repeatable)",
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/artgan-stylize-bench"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -141,14 +157,28 @@ def main() -> int:
         ref = fit_long_side(style, cfg.train_side) if max(style.shape[-2:]) > cfg.train_side else style
         each = measure_each(st.net, ref, photos, side=args.side)
         for j, (p, m) in enumerate(zip(photo_paths, each)):
-            rows.append({"style": sp.name, "photo": p.name, "trained_on": j in train_idx,
-                         **{k: round(v, 3) for k, v in m.items()}})
+            rows.append(
+                {
+                    "style": sp.name,
+                    "photo": p.name,
+                    "trained_on": j in train_idx,
+                    **{k: round(v, 3) for k, v in m.items()},
+                }
+            )
         curve = strength_curve(st, ref, photos, each, args.side, strengths)
         curves[sp.name] = curve
-        timings[sp.name] = {"train_minutes": round(st.info["seconds"] / 60, 2), "wall_minutes": round(wall / 60, 2),
-                            "steps": st.info["step"], "infer_ms": infer_ms(st, args.repeats),
-                            # What training's collapse guard did (absent: nothing to do).
-                            **{k: st.info["quality"][k] for k in ("rolled_back", "warning", "content_scale") if k in st.info.get("quality", {})}}
+        timings[sp.name] = {
+            "train_minutes": round(st.info["seconds"] / 60, 2),
+            "wall_minutes": round(wall / 60, 2),
+            "steps": st.info["step"],
+            "infer_ms": infer_ms(st, args.repeats),
+            # What training's collapse guard did (absent: nothing to do).
+            **{
+                k: st.info["quality"][k]
+                for k in ("rolled_back", "warning", "content_scale")
+                if k in st.info.get("quality", {})
+            },
+        }
         log("  " + json.dumps({"curve": curve, **timings[sp.name]}))
         outputs[sp.name] = [_cell(st(fit_long_side(p, args.side), output="tensor"), side) for p in photos]
     for j, p in enumerate(photos):
@@ -164,16 +194,26 @@ def main() -> int:
     overall = {k: med(rows, k) for k in keys}
     held = [r for r in rows if not r["trained_on"]]
     doc = {
-        "benchmark": "stylize", "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-        "commit": git_commit(), "machine": {**machine, "load_average_end": load_average()},
-        "config": {**overrides, "minutes": args.minutes}, "side": args.side, "holdout": args.holdout,
-        "rows": rows, "per_style": per_style, "overall": overall,
+        "benchmark": "stylize",
+        "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        "commit": git_commit(),
+        "machine": {**machine, "load_average_end": load_average()},
+        "config": {**overrides, "minutes": args.minutes},
+        "side": args.side,
+        "holdout": args.holdout,
+        "rows": rows,
+        "per_style": per_style,
+        "overall": overall,
         "held_out": {k: med(held, k) for k in keys} if held else None,
-        "strength_curves": curves, "timings": timings,
+        "strength_curves": curves,
+        "timings": timings,
         "targets": {"style_ratio": 0.6, "content_ssim": 0.5, "train_minutes": 5.0, "infer_ms_512": 500},
-        "met": {"style_ratio": sum(r["style_ratio"] <= 0.6 for r in rows),
-                "content_ssim": sum(r["content_ssim"] >= 0.5 for r in rows),
-                "both": sum(r["style_ratio"] <= 0.6 and r["content_ssim"] >= 0.5 for r in rows), "of": len(rows)},
+        "met": {
+            "style_ratio": sum(r["style_ratio"] <= 0.6 for r in rows),
+            "content_ssim": sum(r["content_ssim"] >= 0.5 for r in rows),
+            "both": sum(r["style_ratio"] <= 0.6 and r["content_ssim"] >= 0.5 for r in rows),
+            "of": len(rows),
+        },
         "sheet": str(sheet),
     }
     print(json.dumps(doc, indent=2))
@@ -181,8 +221,10 @@ def main() -> int:
     log("|---|---|---|---|---|---|")
     for sp in style_paths:
         t, m = timings[sp.name], per_style[sp.name]
-        log(f"| {sp.name} | {m['style_ratio']:.2f} | {m['content_ssim']:.2f} | {m['edge_f1']:.2f} | "
-            f"{t['train_minutes']:.1f} | {t['infer_ms']['256']:.0f} / {t['infer_ms']['512']:.0f} / {t['infer_ms']['1024']:.0f} |")
+        log(
+            f"| {sp.name} | {m['style_ratio']:.2f} | {m['content_ssim']:.2f} | {m['edge_f1']:.2f} | "
+            f"{t['train_minutes']:.1f} | {t['infer_ms']['256']:.0f} / {t['infer_ms']['512']:.0f} / {t['infer_ms']['1024']:.0f} |"
+        )
     log(f"overall medians {overall}; held-out photos {doc['held_out']}; sheet {sheet}")
     return 0
 

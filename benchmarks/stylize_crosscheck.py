@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 
 import torch
-from _common import git_commit, log, machine_info
 
+from _common import git_commit, log, machine_info
 from artgan.data.crops import random_crops
 from artgan.data.ingest import IMAGE_SUFFIXES
 from artgan.imaging import load_image, pil_to_tensor
@@ -57,8 +57,11 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     extract = get_extractor("randconv")
-    photos = [fit_long_side(pil_to_tensor(load_image(p)), args.side, multiple=4)
-              for p in sorted(Path(args.photos).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    photos = [
+        fit_long_side(pil_to_tensor(load_image(p)), args.side, multiple=4)
+        for p in sorted(Path(args.photos).iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
     arts = {p.stem: p for p in Path(args.art).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     results: dict[str, dict] = {}
     for run in args.runs:
@@ -86,8 +89,9 @@ def main() -> int:
                 candidates = {"": y}
                 if st.net.palette is not None:  # what the closed-form palette alone does, without G
                     candidates["palette_only_"] = st.net.recolour(c[None])[0]
-                    k_pal = kid(crop_features(extract, candidates["palette_only_"], args.crops, seed=2 + i), f_style,
-                                subsets=50)[0]
+                    k_pal = kid(
+                        crop_features(extract, candidates["palette_only_"], args.crops, seed=2 + i), f_style, subsets=50
+                    )[0]
                     row["palette_only_kid_ratio"] = k_pal / max(k_in, 1e-8)
                 for prefix, img in candidates.items():
                     d = texture_swd(img[None], style, patch=patch, n=128)
@@ -98,11 +102,25 @@ def main() -> int:
             all_rows += rows
             log(f"{run.name} {name}: {per_style[name]}")
         keys = [k for k in all_rows[0] if "ratio" in k and all(k in r for r in all_rows)]
-        results[str(run)] = {"per_style": per_style,
-                             "overall": {k: round(statistics.median(r[k] for r in all_rows), 4) for k in keys}}
-    print(json.dumps({"benchmark": "stylize_crosscheck", "command": shlex.join([sys.executable] + sys.argv),
-                      "commit": git_commit(), "machine": machine_info(), "extractor": extract.name, "side": args.side,
-                      "crops": args.crops, "results": results}, indent=2))
+        results[str(run)] = {
+            "per_style": per_style,
+            "overall": {k: round(statistics.median(r[k] for r in all_rows), 4) for k in keys},
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "stylize_crosscheck",
+                "command": shlex.join([sys.executable] + sys.argv),
+                "commit": git_commit(),
+                "machine": machine_info(),
+                "extractor": extract.name,
+                "side": args.side,
+                "crops": args.crops,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

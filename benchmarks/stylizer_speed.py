@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import torch
-from _common import git_commit, load_average, log, machine_info
 
+from _common import git_commit, load_average, log, machine_info
 from artgan.config import StylizerConfig
 from artgan.data.procedural import draw_artwork
 from artgan.imaging import pil_to_tensor
@@ -76,10 +76,15 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     style = pil_to_tensor(draw_artwork(7, 512))
-    result = {"benchmark": "stylizer_speed", "command": shlex.join([sys.executable, *sys.argv]),
-              "commit": git_commit(), "machine": machine_info(), "train": {f: [] for f in FORMATS}}
+    result = {
+        "benchmark": "stylizer_speed",
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "train": {f: [] for f in FORMATS},
+    }
     for r in range(args.rounds):
-        for fmt in (FORMATS if r % 2 == 0 else list(FORMATS)[::-1]):
+        for fmt in FORMATS if r % 2 == 0 else list(FORMATS)[::-1]:
             log(f"round {r + 1}: training {args.seconds:g} s, {fmt}")
             result["train"][fmt].append(train_rate(fmt, args.seconds, style, args.threads))
     G = StyleNet(StylizerConfig()).eval().requires_grad_(False)
@@ -87,8 +92,10 @@ def main() -> int:
     med = {f: statistics.median(r["steps_per_sec"] for r in v) for f, v in result["train"].items()}
     result["median_steps_per_sec"] = med
     result["speedup_train"] = round(med["channels_last"] / med["contiguous"], 3)
-    result["speedup_infer"] = {s: round(result["infer_ms"]["contiguous"][s] / result["infer_ms"]["channels_last"][s], 3)
-                               for s in result["infer_ms"]["contiguous"]}
+    result["speedup_infer"] = {
+        s: round(result["infer_ms"]["contiguous"][s] / result["infer_ms"]["channels_last"][s], 3)
+        for s in result["infer_ms"]["contiguous"]
+    }
     result["load_average_end"] = load_average()
     print(json.dumps(result, indent=2))
     return 0

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import git_commit, load_average, log, machine_info
 
+from _common import git_commit, load_average, log, machine_info
 from artgan.config import TextureConfig
 from artgan.imaging import make_grid, save_png
 from artgan.metrics import seam_error
@@ -48,8 +48,13 @@ def _fit(img: torch.Tensor, side: int) -> torch.Tensor:
     else scaled down to fit; centred on grey."""
     _, h, w = img.shape
     s = min(1.0, side / max(h, w))
-    small = F.interpolate(img[None], size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
-                          antialias=True, align_corners=False)[0]
+    small = F.interpolate(
+        img[None],
+        size=(max(1, round(h * s)), max(1, round(w * s))),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )[0]
     out = torch.zeros(3, side, side)
     y, x = (side - small.shape[1]) // 2, (side - small.shape[2]) // 2
     out[:, y : y + small.shape[1], x : x + small.shape[2]] = small
@@ -75,9 +80,16 @@ def bench_one(path: Path, args: argparse.Namespace) -> tuple[dict, list[torch.Te
     tiled = torch.stack([synth(size=(1024, 1024), seed=s, tileable=True, output="tensor") for s in range(4)])
     plain = torch.stack([synth(size=(1024, 1024), seed=s, tileable=False, output="tensor") for s in range(4)])
     row = {
-        "texture": path.name, "size": list(ex.shape[-2:]), "patch": info["texture"]["patch"],
-        "steps": info["step"], "train_minutes": round(info["seconds"] / 60, 2), "wall_minutes": round(train_s / 60, 2),
-        "swd": q["swd"], "halves_swd": q["halves_swd"], "swd_ratio": q["swd_ratio"], "swd_patch": q["patch"],
+        "texture": path.name,
+        "size": list(ex.shape[-2:]),
+        "patch": info["texture"]["patch"],
+        "steps": info["step"],
+        "train_minutes": round(info["seconds"] / 60, 2),
+        "wall_minutes": round(train_s / 60, 2),
+        "swd": q["swd"],
+        "halves_swd": q["halves_swd"],
+        "swd_ratio": q["swd_ratio"],
+        "swd_patch": q["patch"],
         "seam_tileable": round(float(seam_error(tiled).mean()), 3),
         "seam_plain": round(float(seam_error(plain).mean()), 3),
         "seam_exemplar": round(float(seam_error(ex[None])[0]), 3),
@@ -130,16 +142,24 @@ def main() -> int:
         rows.append(row)
         cells += c
     sheet = save_png(make_grid(torch.stack(cells), nrow=3, pad=8), args.out / "sheet.png")
-    med = {k: round(statistics.median(r[k] for r in rows), 3)
-           for k in ("swd_ratio", "seam_tileable", "seam_plain", "render_1024_s", "train_minutes")}
+    med = {
+        k: round(statistics.median(r[k] for r in rows), 3)
+        for k in ("swd_ratio", "seam_tileable", "seam_plain", "render_1024_s", "train_minutes")
+    }
     doc = {
-        "benchmark": "texture", "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-        "commit": git_commit(), "machine": {**machine, "load_average_end": load_average()},
-        "minutes": args.minutes, "results": rows, "medians": med,
+        "benchmark": "texture",
+        "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        "commit": git_commit(),
+        "machine": {**machine, "load_average_end": load_average()},
+        "minutes": args.minutes,
+        "results": rows,
+        "medians": med,
         "targets": {"swd_ratio": 1.5, "seam_tileable": 1.2, "render_1024_s": 1.0, "train_minutes": 3.0},
         "met": {
-            "swd_ratio": sum(r["swd_ratio"] <= 1.5 for r in rows), "seam_tileable": sum(r["seam_tileable"] <= 1.2 for r in rows),
-            "render_1024_s": sum(r["render_1024_s"] <= 1.0 for r in rows), "of": len(rows),
+            "swd_ratio": sum(r["swd_ratio"] <= 1.5 for r in rows),
+            "seam_tileable": sum(r["seam_tileable"] <= 1.2 for r in rows),
+            "render_1024_s": sum(r["render_1024_s"] <= 1.0 for r in rows),
+            "of": len(rows),
         },
         "sheet": str(sheet),
     }
@@ -147,8 +167,10 @@ def main() -> int:
     log("\n| texture | size | steps | SWD | halves SWD | ratio | seam tileable | seam plain | 1024 px render s |")
     log("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        log(f"| {r['texture']} | {r['size'][1]}x{r['size'][0]} | {r['steps']} | {r['swd']:.1f} | {r['halves_swd']:.1f} | "
-            f"{r['swd_ratio']:.2f} | {r['seam_tileable']:.2f} | {r['seam_plain']:.2f} | {r['render_1024_s']:.2f} |")
+        log(
+            f"| {r['texture']} | {r['size'][1]}x{r['size'][0]} | {r['steps']} | {r['swd']:.1f} | {r['halves_swd']:.1f} | "
+            f"{r['swd_ratio']:.2f} | {r['seam_tileable']:.2f} | {r['seam_plain']:.2f} | {r['render_1024_s']:.2f} |"
+        )
     log(f"medians: {med}; sheet: {sheet}")
     return 0
 

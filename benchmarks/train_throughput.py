@@ -84,7 +84,8 @@ import resource
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +101,14 @@ from artgan.training.steps import StepContext, d_step, g_step
 PEAK_SHAPES: tuple[tuple[int, int, int], ...] = ((32, 64, 64), (32, 128, 32), (32, 256, 16), (32, 512, 8))
 # The recipe the reference results were measured with; fixed here (not chosen from data)
 # so figures stay comparable across runs and resolutions.
-FIXED_RECIPE: dict[str, Any] = {"lr_g": 2e-4, "lr_d": 2e-4, "r1_gamma": 0.1, "augment_p": 0.2, "ema_kimg": 2.0, "loss": "ns"}
+FIXED_RECIPE: dict[str, Any] = {
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "r1_gamma": 0.1,
+    "augment_p": 0.2,
+    "ema_kimg": 2.0,
+    "loss": "ns",
+}
 
 
 # --------------------------------------------------------------------------- conv peak
@@ -123,12 +131,14 @@ def conv_peak(runs: int, warmup: int) -> dict[str, Any]:
                 F.conv2d(x, w, padding=1)
                 times.append(time.perf_counter() - t0)
             med = statistics.median(times)
-            shapes.append({
-                "shape": f"B{b} {c}->{c} {s}x{s} k3",
-                "gflop": round(flop / 1e9, 3),
-                "median_s": round(med, 5),
-                "gflops": round(flop / med / 1e9, 1),
-            })
+            shapes.append(
+                {
+                    "shape": f"B{b} {c}->{c} {s}x{s} k3",
+                    "gflop": round(flop / 1e9, 3),
+                    "median_s": round(med, 5),
+                    "gflops": round(flop / med / 1e9, 1),
+                }
+            )
     return {"shapes": shapes, "gflops": max(s["gflops"] for s in shapes)}
 
 
@@ -142,11 +152,19 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
-    ctx = StepContext(G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=mc.z_dim, loss=tc.loss,
-                      augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment),
-                      r1_gamma=tc.r1_gamma, r1_interval=tc.r1_interval,
-                      channels_last=tc.channels_last,
-                      reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes)
+    ctx = StepContext(
+        G=G,
+        D=D,
+        opt_G=opt_G,
+        opt_D=opt_D,
+        z_dim=mc.z_dim,
+        loss=tc.loss,
+        augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment),
+        r1_gamma=tc.r1_gamma,
+        r1_interval=tc.r1_interval,
+        channels_last=tc.channels_last,
+        reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes,
+    )
     return ctx, mc
 
 
@@ -191,8 +209,30 @@ OP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("augment_index", ("gather", "scatter", "reflection_pad", "index", "pad")),
     ("resample_pool", ("upsample", "interpolate", "avg_pool", "adaptive_avg_pool")),
     ("activation", ("leaky_relu", "sigmoid", "tanh", "softplus", "relu", "threshold")),
-    ("elementwise", ("::add", "::mul", "::sub", "::div", "::pow", "::sum", "::mean", "copy_", "fill_",
-                     "zero_", "where", "rand", "clone", "cat", "contiguous", "sqrt", "neg", "lt", "abs")),
+    (
+        "elementwise",
+        (
+            "::add",
+            "::mul",
+            "::sub",
+            "::div",
+            "::pow",
+            "::sum",
+            "::mean",
+            "copy_",
+            "fill_",
+            "zero_",
+            "where",
+            "rand",
+            "clone",
+            "cat",
+            "contiguous",
+            "sqrt",
+            "neg",
+            "lt",
+            "abs",
+        ),
+    ),
 )
 
 
@@ -204,8 +244,9 @@ def op_group(name: str) -> str:
     return "other"
 
 
-def profile_block(ctx: StepContext, real: torch.Tensor, p: float, start: int, iters: int,
-                  top: int = 15) -> dict[str, Any]:
+def profile_block(
+    ctx: StepContext, real: torch.Tensor, p: float, start: int, iters: int, top: int = 15
+) -> dict[str, Any]:
     """Self CPU time per operator over one block of iterations, top ops and per-group shares."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -223,9 +264,12 @@ def profile_block(ctx: StepContext, real: torch.Tensor, p: float, start: int, it
         "self_cpu_ms_per_iter": round(total / 1e3 / iters, 2),
         "groups_share": {g: round(v / total, 3) for g, v in sorted(groups.items(), key=lambda kv: -kv[1])},
         "top_ops": [
-            {"op": e.key, "calls_per_iter": round(e.count / iters, 1),
-             "self_ms_per_iter": round(e.self_cpu_time_total / 1e3 / iters, 2),
-             "share": round(e.self_cpu_time_total / total, 3)}
+            {
+                "op": e.key,
+                "calls_per_iter": round(e.count / iters, 1),
+                "self_ms_per_iter": round(e.self_cpu_time_total / 1e3 / iters, 2),
+                "share": round(e.self_cpu_time_total / total, 3),
+            }
             for e in events[:top]
         ],
     }
@@ -264,8 +308,10 @@ def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[st
         n_r1 = sum(is_r1 for is_r1, _ in times)
         per_repeat.append(amortised(times, interval))
         plain_means.append(statistics.fmean(t for _, t in times))
-        log(f"[{family} {resolution}px] repeat {r + 1}/{args.repeats}: {per_repeat[-1]:.3f} s/iter "
-            f"({args.batch / per_repeat[-1]:.1f} img/s)")
+        log(
+            f"[{family} {resolution}px] repeat {r + 1}/{args.repeats}: {per_repeat[-1]:.3f} s/iter "
+            f"({args.batch / per_repeat[-1]:.1f} img/s)"
+        )
     ru1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
     timed = iters * args.repeats
     cpu_user, cpu_sys = ru1.ru_utime - ru0.ru_utime, ru1.ru_stime - ru0.ru_stime
@@ -279,8 +325,11 @@ def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[st
         "params_D": sum(q.numel() for q in ctx.D.parameters()),
         "iters_per_repeat": iters,
         "r1_steps_per_repeat": n_r1,
-        "timing": ("plain mean of a whole number of R1 cycles (equals the amortised formula)" if whole else
-                   "partial R1 cycle: amortised mean(no_r1) + (mean(r1) - mean(no_r1)) / r1_interval"),
+        "timing": (
+            "plain mean of a whole number of R1 cycles (equals the amortised formula)"
+            if whole
+            else "partial R1 cycle: amortised mean(no_r1) + (mean(r1) - mean(no_r1)) / r1_interval"
+        ),
         "sec_per_iter": round(sec, 4),
         "sec_per_iter_repeats": [round(t, 4) for t in per_repeat],
         "sec_per_iter_plain_means": [round(t, 4) for t in plain_means],
@@ -311,26 +360,46 @@ def csv_list(text: str) -> list[str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     ap.add_argument("--families", type=csv_list, default=["resgan", "dcgan"], help="comma-separated families")
-    ap.add_argument("--resolutions", type=lambda s: [int(x) for x in csv_list(s)], default=[64, 128],
-                    help="comma-separated resolutions")
+    ap.add_argument(
+        "--resolutions",
+        type=lambda s: [int(x) for x in csv_list(s)],
+        default=[64, 128],
+        help="comma-separated resolutions",
+    )
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--iters", type=int, default=16,
-                    help="timed iterations per repeat at resolutions <= 64 (16 = one whole R1 cycle)")
-    ap.add_argument("--hires-iters", type=int, default=2,
-                    help="timed iterations per repeat above 64 px (default: 1 R1 + 1 plain step, amortised)")
-    ap.add_argument("--warmup", type=int, default=1,
-                    help="untimed iterations after the 2 FLOP-counted ones (which already warm up, R1 included)")
+    ap.add_argument(
+        "--iters",
+        type=int,
+        default=16,
+        help="timed iterations per repeat at resolutions <= 64 (16 = one whole R1 cycle)",
+    )
+    ap.add_argument(
+        "--hires-iters",
+        type=int,
+        default=2,
+        help="timed iterations per repeat above 64 px (default: 1 R1 + 1 plain step, amortised)",
+    )
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed iterations after the 2 FLOP-counted ones (which already warm up, R1 included)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads; default: torch's choice")
     ap.add_argument("--peak-runs", type=int, default=7, help="timed calls per conv-peak shape")
     ap.add_argument("--peak-warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--contiguous", action="store_true", help="NCHW instead of the default channels-last")
-    ap.add_argument("--no-malloc-tuning", action="store_true",
-                    help="skip artgan.training.memory.keep_freed_memory() (the training loop calls it)")
+    ap.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="skip artgan.training.memory.keep_freed_memory() (the training loop calls it)",
+    )
     ap.add_argument("--profile", action="store_true", help="add a torch.profiler op breakdown per entry")
     args = ap.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
@@ -374,17 +443,30 @@ def main(argv: list[str] | None = None) -> None:
         "duration_s": round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1),
         "machine": machine,
         "settings": {
-            "families": args.families, "resolutions": args.resolutions, "batch": args.batch,
-            "iters": args.iters, "hires_iters": args.hires_iters, "warmup": args.warmup,
-            "repeats": args.repeats, "threads": torch.get_num_threads(), "seed": args.seed,
+            "families": args.families,
+            "resolutions": args.resolutions,
+            "batch": args.batch,
+            "iters": args.iters,
+            "hires_iters": args.hires_iters,
+            "warmup": args.warmup,
+            "repeats": args.repeats,
+            "threads": torch.get_num_threads(),
+            "seed": args.seed,
             "optimizer": {"name": "Adam", "lr": tc.lr_g, "betas": [tc.beta1, tc.beta2]},
             "augment": {"p": tc.augment_p, "ops": {f: list(FAMILIES[f].augment) for f in args.families}},
-            "loss": tc.loss, "r1_gamma": tc.r1_gamma, "r1_interval": tc.r1_interval,
-            "dtype": "float32", "memory_format": "contiguous (NCHW)" if args.contiguous else "channels_last",
+            "loss": tc.loss,
+            "r1_gamma": tc.r1_gamma,
+            "r1_interval": tc.r1_interval,
+            "dtype": "float32",
+            "memory_format": "contiguous (NCHW)" if args.contiguous else "channels_last",
             "malloc_tuning": malloc_tuned,
         },
-        "conv_peak": {"before": before, "after": after, "gflops": peak,
-                      "note": "gflops = max of the before/after maxima; ratios use it"},
+        "conv_peak": {
+            "before": before,
+            "after": after,
+            "gflops": peak,
+            "note": "gflops = max of the before/after maxima; ratios use it",
+        },
         "results": results,
         "peak_rss_note": "ru_maxrss is a process-wide high-water mark: cumulative, only grows",
     }

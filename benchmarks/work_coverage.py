@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 
 from _common import git_commit, log, machine_info
-
 from artgan.metrics.evaluate import image_set
 from artgan.tasks.generate import Generator
 
@@ -57,8 +56,11 @@ def assign(images: torch.Tensor, bank: torch.Tensor, bank_works: torch.Tensor) -
 
 def coverage(counts: torch.Tensor) -> dict[str, float | int]:
     share = counts.double() / counts.sum() * len(counts)
-    return {"max_share_ratio": round(float(share.max()), 3), "min_share_ratio": round(float(share.min()), 3),
-            "empty_works": int((counts == 0).sum())}
+    return {
+        "max_share_ratio": round(float(share.max()), 3),
+        "min_share_ratio": round(float(share.min()), 3),
+        "empty_works": int((counts == 0).sum()),
+    }
 
 
 def main() -> int:
@@ -84,12 +86,31 @@ def main() -> int:
         fw, fd = assign(fakes, bank, bank_works)
         rw, _ = assign(reals, bank, bank_works)
         fc, rc = torch.bincount(fw, minlength=n_works), torch.bincount(rw, minlength=n_works)
-        results.append({"run": str(run), "works": n_works, "fake_counts": fc.tolist(), "real_counts": rc.tolist(),
-                        **coverage(fc), "real": coverage(rc),
-                        "median_nn_distance": round(float(fd.median()), 3)})
-    print(json.dumps({"machine": machine_info(), "commit": git_commit(),
-                      "command": shlex.join([sys.executable, *sys.argv]), "n": a.n, "bank": a.bank,
-                      "seconds": round(time.time() - t0, 1), "results": results}, indent=2))
+        results.append(
+            {
+                "run": str(run),
+                "works": n_works,
+                "fake_counts": fc.tolist(),
+                "real_counts": rc.tolist(),
+                **coverage(fc),
+                "real": coverage(rc),
+                "median_nn_distance": round(float(fd.median()), 3),
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "machine": machine_info(),
+                "commit": git_commit(),
+                "command": shlex.join([sys.executable, *sys.argv]),
+                "n": a.n,
+                "bank": a.bank,
+                "seconds": round(time.time() - t0, 1),
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

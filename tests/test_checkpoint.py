@@ -23,8 +23,9 @@ CFG = TrainConfig(model=ModelConfig(resolution=16, width=8, max_width=32, z_dim=
 
 def _save(root: Path, nimg: int, keep: int = 3) -> Path:
     G = build_generator(CFG.model)
-    return save_checkpoint(root, nimg=nimg, config=CFG, modules={"G": G, "G_ema": G, "D": G},
-                           state={"nimg": torch.tensor(nimg)}, keep=keep)
+    return save_checkpoint(
+        root, nimg=nimg, config=CFG, modules={"G": G, "G_ema": G, "D": G}, state={"nimg": torch.tensor(nimg)}, keep=keep
+    )
 
 
 def test_latest_pointer_and_pruning(tmp_path):
@@ -108,8 +109,20 @@ def test_sigkill_at_random_moments_then_resume(image_folder, tmp_path):
     mid-write; after every kill the latest checkpoint loads and --resume carries on."""
     out = tmp_path / "runs"
     common = [sys.executable, "-m", "artgan.cli", "train", "--out", str(out), "--no-progress", "--threads", "1"]
-    base = common + ["--resolution", "16", "--width", "8", "--batch", "8", "--kimg", "1000",
-                     "--checkpoint-kimg", "0.008", "--snapshot-kimg", "1000"]
+    base = common + [
+        "--resolution",
+        "16",
+        "--width",
+        "8",
+        "--batch",
+        "8",
+        "--kimg",
+        "1000",
+        "--checkpoint-kimg",
+        "0.008",
+        "--snapshot-kimg",
+        "1000",
+    ]
     rng = random.Random(1234)
     seen: list[int] = []
     temp_left = 0
@@ -139,8 +152,13 @@ def test_sigkill_at_random_moments_then_resume(image_folder, tmp_path):
         seen.append(_latest_nimg(run))
     assert seen == sorted(seen) and seen[-1] > seen[0], seen
     # Finally a clean resume runs to a budget and finishes.
-    final = subprocess.run(common + ["--resume", "--kimg", str((seen[-1] + 32) / 1000)],
-                           env=env, capture_output=True, text=True, timeout=300)
+    final = subprocess.run(
+        common + ["--resume", "--kimg", str((seen[-1] + 32) / 1000)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert final.returncode == 0, final.stderr
     assert _latest_nimg(run) == seen[-1] + 32
     print(f"checkpoints seen after kills: {seen}; kills that left a half-written temp folder: {temp_left}")

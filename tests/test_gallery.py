@@ -19,11 +19,13 @@ def _png(path: Path, color: tuple[int, int, int] = (10, 120, 200)) -> None:
 def _make_run(root: Path, n_stats: int = 5, truncated: bool = True) -> Path:
     run = root / "00001-demo"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps(
-        {"family": "dcgan", "resolution": 32, "kimg": 20, "data": "paintings/<b>"}))
-    lines = [json.dumps({"kimg": 4 * i, "loss/D": 1.0 - 0.1 * i, "loss/G": 0.5 + 0.2 * i,
-                         "aug/p": 0.01 * i, "r1": 0.3})
-             for i in range(n_stats)]
+    (run / "config.json").write_text(
+        json.dumps({"family": "dcgan", "resolution": 32, "kimg": 20, "data": "paintings/<b>"})
+    )
+    lines = [
+        json.dumps({"kimg": 4 * i, "loss/D": 1.0 - 0.1 * i, "loss/G": 0.5 + 0.2 * i, "aug/p": 0.01 * i, "r1": 0.3})
+        for i in range(n_stats)
+    ]
     text = "\n".join(lines) + "\n"
     if truncated:  # a process killed mid-write leaves half a line
         text += '{"kimg": 20, "loss/D": 0.'
@@ -53,7 +55,7 @@ def test_gallery_page(tmp_path: Path) -> None:
     assert 'src="samples/reals.png"' in page
     assert 'src="samples/fakes000000.png"' in page
     # Config fields shown, escaped; other stats in the table.
-    assert "dcgan" in page and "paintings/&lt;b&gt;" in page and "<b>\"" not in page
+    assert "dcgan" in page and "paintings/&lt;b&gt;" in page and '<b>"' not in page
     assert "aug/p" in page and "r1" in page
     assert not list(run.glob("*.tmp"))  # atomic write left no temp file behind
 
@@ -71,8 +73,7 @@ def test_gallery_custom_output_and_extra_images(tmp_path: Path) -> None:
     run = _make_run(tmp_path, n_stats=1, truncated=False)
     extra = tmp_path / "outputs" / "seed 7.png"
     _png(extra)
-    out = write_gallery(run, tmp_path / "site" / "run.html", title="My <run>",
-                        sample_images=[extra])
+    out = write_gallery(run, tmp_path / "site" / "run.html", title="My <run>", sample_images=[extra])
     page = out.read_text(encoding="utf-8")
     assert "<title>My &lt;run&gt;</title>" in page
     assert 'src="../outputs/seed%207.png"' in page

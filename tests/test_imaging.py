@@ -8,16 +8,23 @@ import torch
 from PIL import Image, ImageCms
 
 from artgan.imaging import (
-    ImageError, atomic_write_bytes, decode_image, make_grid, pil_to_tensor, save_png, tensor_to_pil,
+    ImageError,
+    atomic_write_bytes,
+    decode_image,
+    make_grid,
+    pil_to_tensor,
+    save_png,
+    tensor_to_pil,
 )
-
 from conftest import painting, png_bytes
 
 
 def _bomb_png(w: int, h: int) -> bytes:
     """A PNG whose header claims w x h pixels, with almost no data behind it."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from artgan.data import CropSampler, DatasetError, ingest
-
 from conftest import painting, png_bytes
 from test_imaging import _bomb_png
 

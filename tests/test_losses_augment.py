@@ -65,7 +65,7 @@ def test_geometric_zooms_and_turns_but_keeps_flat_images_and_undrawn_samples():
     assert shift.max() > 1.0 and shift.max() < 8.0  # mild: at most ~15 deg and a ~2^0.6 zoom here
     # Distance to the centre changes only with the zoom; it stays within +-3 sigma of it.
     r = torch.hypot(cx - 16, cy - 16)
-    assert (r > 8 * 2 ** -0.6).all() and (r < 8 * 2 ** 0.6).all()
+    assert (r > 8 * 2**-0.6).all() and (r < 8 * 2**0.6).all()
     half = augment(x, 0.5, ("geometric",))
     kept = [torch.equal(h, x[0]) for h in half]
     assert any(kept) and not all(kept)  # undrawn samples come back bit for bit
@@ -149,8 +149,15 @@ def test_reuse_fakes_runs_g_once_per_iteration_and_still_trains_g(reuse):
     G, D = build_generator(c), build_discriminator(c)
     calls = []
     G.register_forward_hook(lambda *_: calls.append(1))
-    ctx = StepContext(G, D, torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3),
-                      z_dim=16, loss="hinge", reuse_fakes=reuse)
+    ctx = StepContext(
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), 1e-3),
+        torch.optim.Adam(D.parameters(), 1e-3),
+        z_dim=16,
+        loss="hinge",
+        reuse_fakes=reuse,
+    )
     g0 = [p.detach().clone() for p in G.parameters()]
     d0 = [p.detach().clone() for p in D.parameters()]
     ds = d_step(ctx, torch.rand(4, 3, 16, 16) * 2 - 1, 0.2, 1)

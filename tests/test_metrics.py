@@ -30,7 +30,6 @@ from artgan.metrics import (
 from artgan.metrics.features import INCEPTION_ENV
 from artgan.metrics.inception import InceptionV3
 from artgan.metrics.swd import _pyr_up, laplacian_pyramid
-
 from conftest import shared_or_skip
 
 # --------------------------------------------------------------------------------------
@@ -95,9 +94,22 @@ def sets() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_public_names() -> None:
     for name in (
-        "swd", "FeatureExtractor", "RandomConvFeatures", "InceptionFeatures", "get_extractor",
-        "kid", "fid", "kid_fid_images", "MemorizationResult", "memorization",
-        "write_worst_pairs", "ms_ssim", "diversity", "psnr", "ssim", "seam_error",
+        "swd",
+        "FeatureExtractor",
+        "RandomConvFeatures",
+        "InceptionFeatures",
+        "get_extractor",
+        "kid",
+        "fid",
+        "kid_fid_images",
+        "MemorizationResult",
+        "memorization",
+        "write_worst_pairs",
+        "ms_ssim",
+        "diversity",
+        "psnr",
+        "ssim",
+        "seam_error",
     ):
         assert name in metrics.__all__ and hasattr(metrics, name), name
 
@@ -244,8 +256,13 @@ def test_inception_path_with_random_weights(tmp_path, monkeypatch) -> None:
     net = InceptionV3()
     keys = net.state_dict().keys()
     # A few torchvision names, spot-checked so a rename cannot slip through.
-    for k in ("Conv2d_1a_3x3.conv.weight", "Mixed_6e.branch7x7dbl_5.bn.running_var",
-              "Mixed_7c.branch3x3dbl_3b.conv.weight", "AuxLogits.fc.weight", "fc.bias"):
+    for k in (
+        "Conv2d_1a_3x3.conv.weight",
+        "Mixed_6e.branch7x7dbl_5.bn.running_var",
+        "Mixed_7c.branch3x3dbl_3b.conv.weight",
+        "AuxLogits.fc.weight",
+        "fc.bias",
+    ):
         assert k in keys
     state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "inception.pth"
@@ -359,13 +376,16 @@ def test_seam_error_separates_tileable_from_seamed() -> None:
     idx = torch.arange(64, dtype=torch.float32)
     yy, xx = torch.meshgrid(idx, idx, indexing="ij")
     # Sinusoids with whole numbers of periods across the tile wrap around seamlessly.
-    waves = torch.stack(
-        [
-            torch.sin(2 * math.pi * 3 * xx / 64) * torch.cos(2 * math.pi * 2 * yy / 64),
-            torch.sin(2 * math.pi * (xx + 2 * yy) / 64),
-            torch.cos(2 * math.pi * 5 * yy / 64 + 1.0),
-        ]
-    ).unsqueeze(0) * 0.8
+    waves = (
+        torch.stack(
+            [
+                torch.sin(2 * math.pi * 3 * xx / 64) * torch.cos(2 * math.pi * 2 * yy / 64),
+                torch.sin(2 * math.pi * (xx + 2 * yy) / 64),
+                torch.cos(2 * math.pi * 5 * yy / 64 + 1.0),
+            ]
+        ).unsqueeze(0)
+        * 0.8
+    )
     gradient = torch.stack([xx, yy, (xx + yy) / 2]).unsqueeze(0) / 63 * 1.8 - 0.9
     tileable = seam_error(torch.cat([periodic_texture(4), waves]))
     assert ((tileable > 0.7) & (tileable < 1.4)).all(), tileable

@@ -42,9 +42,16 @@ def _ctx(ms_weight: float, reuse: bool = True) -> StepContext:
     torch.manual_seed(0)
     c = ModelConfig(resolution=16, width=8, max_width=32, z_dim=16)
     G, D = build_generator(c), build_discriminator(c)
-    return StepContext(G, D, torch.optim.Adam(G.parameters(), 2e-3, betas=(0.5, 0.99)),
-                       torch.optim.Adam(D.parameters(), 2e-3), z_dim=16, loss="hinge", reuse_fakes=reuse,
-                       ms_weight=ms_weight)
+    return StepContext(
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), 2e-3, betas=(0.5, 0.99)),
+        torch.optim.Adam(D.parameters(), 2e-3),
+        z_dim=16,
+        loss="hinge",
+        reuse_fakes=reuse,
+        ms_weight=ms_weight,
+    )
 
 
 def _colour_spread(G: torch.nn.Module) -> float:

@@ -87,8 +87,11 @@ def test_resgan_options_patch_logits_and_upsampling(upsample, resolution):
     assert all(p.grad is not None for p in (*G.parameters(), *D.parameters()))
     modes = {int(r): block.mode for r, block in G.blocks.items()}
     if upsample == "mixed":  # bilinear only in the last two blocks
-        assert modes == ({8: "nearest", 16: "nearest", 32: "bilinear", 64: "bilinear"} if resolution == 64
-                         else {8: "bilinear", 16: "bilinear"})
+        assert modes == (
+            {8: "nearest", 16: "nearest", 32: "bilinear", 64: "bilinear"}
+            if resolution == 64
+            else {8: "bilinear", 16: "bilinear"}
+        )
     else:
         assert set(modes.values()) == {upsample}
     with pytest.raises(ConfigError, match="upsample"):
@@ -114,8 +117,10 @@ def test_family_defaults_and_legacy_files():
     assert ModelConfig(family="dcgan").width == 32 and ModelConfig(family="dcgan").d_patch is False
     assert ModelConfig(width=24).width == 24  # the user's value wins
     # A config.json written before upsample/d_patch existed loads as what it was trained as.
-    old = {"format_version": 1, "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items()
-                                          if k not in ("upsample", "d_patch")}}
+    old = {
+        "format_version": 1,
+        "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items() if k not in ("upsample", "d_patch")},
+    }
     m = read_model_file_dict(old, "old/config.json")
     assert m.upsample == "nearest" and m.d_patch is False and m.width == 8
 
@@ -172,8 +177,10 @@ def test_g_coarse_mult_widens_only_the_generators_layout_levels(family):
 def test_files_without_noise_or_d_width_load_as_trained():
     from artgan.config import read_model_file_dict, to_dict
 
-    old = {"format_version": 1, "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items()
-                                          if k not in ("g_noise", "d_width")}}
+    old = {
+        "format_version": 1,
+        "model": {k: v for k, v in to_dict(ModelConfig(width=8)).items() if k not in ("g_noise", "d_width")},
+    }
     m = read_model_file_dict(old, "old/config.json")
     assert m.g_noise is False and m.d_width is None
 
@@ -205,7 +212,9 @@ def test_d_mbstd_looks_across_its_group_only():
     y[1] += 1.0  # a member of the first group
     delta = (D(y) - D(x))[:, 0].abs()
     assert delta[0] > 0 and delta[4:].max() == 0
-    assert build_discriminator(ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)).batch_independent
+    assert build_discriminator(
+        ModelConfig(resolution=32, width=8, max_width=32, z_dim=16, d_mbstd=False)
+    ).batch_independent
 
 
 def test_d_recon_learns_to_rebuild_the_reals_it_sees():
@@ -221,12 +230,20 @@ def test_d_recon_learns_to_rebuild_the_reals_it_sees():
     assert D(torch.randn(4, 3, 32, 32)).shape == (4, 65)  # the plain call is unchanged
     with pytest.raises(ValueError, match="d_recon"):
         build_discriminator(ModelConfig(resolution=32, width=8, z_dim=16, d_recon=False))(
-            torch.randn(1, 3, 32, 32), reconstruct=True)
+            torch.randn(1, 3, 32, 32), reconstruct=True
+        )
     # Smooth, structured reals (not noise) so there is something to learn.
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
     real = torch.stack([torch.stack([xx * a, yy * a, (xx * yy) * a]) for a in (0.9, -0.6, 0.3, -0.8)])
-    ctx = StepContext(G, D, torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-3),
-                      z_dim=16, loss="hinge", r1_gamma=0.0)
+    ctx = StepContext(
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), 2e-4),
+        torch.optim.Adam(D.parameters(), 2e-3),
+        z_dim=16,
+        loss="hinge",
+        r1_gamma=0.0,
+    )
     first = [d_step(ctx, real, 0.0, s)["D/recon"].item() for s in range(3)]
     last = [d_step(ctx, real, 0.0, s)["D/recon"].item() for s in range(3, 60)][-3:]
     assert max(last) < 0.5 * min(first), (first, last)

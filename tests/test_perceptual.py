@@ -10,13 +10,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+import synthetic
 from artgan.cli import main
 from artgan.imaging import tensor_to_pil
 from artgan.models.vgg import VGG19_ENV, VGG19Features, VGGWeightsError, find_vgg19_weights, load_vgg19
 from artgan.tasks.perceptual import NeuralStyle, PerceptualLoss, neural_style
 from artgan.tasks.stylize import _ycbcr
-
-import synthetic
 
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
@@ -27,8 +26,6 @@ def photo(h: int = 32, w: int = 40) -> torch.Tensor:
 
 def brush(h: int = 40, w: int = 40, seed: int = 0) -> torch.Tensor:
     return synthetic.brush(h, w, seed, stripe=4)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +65,14 @@ def test_activation_shapes_normalisation_and_early_stop(vgg_file) -> None:
     with torch.no_grad():
         acts = net(x)
     shapes = {k: tuple(v.shape) for k, v in acts.items()}
-    assert shapes == {"relu1_1": (2, 64, 32, 40), "relu2_1": (2, 128, 16, 20), "relu3_1": (2, 256, 8, 10),
-                      "relu4_1": (2, 512, 4, 5), "relu4_2": (2, 512, 4, 5), "relu5_1": (2, 512, 2, 2)}
+    assert shapes == {
+        "relu1_1": (2, 64, 32, 40),
+        "relu2_1": (2, 128, 16, 20),
+        "relu3_1": (2, 256, 8, 10),
+        "relu4_1": (2, 512, 4, 5),
+        "relu4_2": (2, 512, 4, 5),
+        "relu5_1": (2, 512, 2, 2),
+    }
     # [-1, 1] -> ImageNet normalisation happens inside.
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -180,8 +183,27 @@ def test_cli_perceptual_writes_named_outputs(vgg_file, tmp_path, capsys) -> None
     _, weights = vgg_file
     content, style = _files(tmp_path)
     out = tmp_path / "out"
-    code = main(["stylize", str(content), "--style", str(style), "--perceptual", "vgg19", "--vgg-weights", str(weights),
-                 "--out", str(out), "--steps", "3", "--size", "32", "--strength", "0.8", "--no-progress"])
+    code = main(
+        [
+            "stylize",
+            str(content),
+            "--style",
+            str(style),
+            "--perceptual",
+            "vgg19",
+            "--vgg-weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--size",
+            "32",
+            "--strength",
+            "0.8",
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     with Image.open(out / "photo.png") as img:
         assert img.size == (32, 26)

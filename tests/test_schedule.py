@@ -8,7 +8,6 @@ from artgan.config import ConfigError, TrainConfig
 from artgan.training.checkpoint import load_state, resolve_model_folder
 from artgan.training.loop import train
 from artgan.training.schedule import budget_progress, lr_scale
-
 from test_training import tiny_cfg
 
 

@@ -12,7 +12,6 @@ from artgan.models.stylenet import StyleNet
 from artgan.tasks.stylize import Stylizer
 from artgan.training.loop import train
 from artgan.training.stylizer import fit_long_side, measure, train_stylizer
-
 from conftest import shared_or_skip
 
 # The trained stylizer's style ratio must be below this share of the palette stage's alone.
@@ -40,14 +39,15 @@ def test_paintings_swd_drops(tmp_path, family):
     assert after < 0.5 * before
 
 
-
 def test_stylizer_takes_a_paintings_style(tmp_path):
     """2 minutes on The Starry Night and four photos: the photos move well towards the
     painting's style (patch SWD) while their layout survives (luminance SSIM), and further
     than the closed-form palette stage alone takes them: the GAN learned something."""
     art, photos = shared_or_skip("art"), shared_or_skip("photos")
     style = pil_to_tensor(load_image(art / "starry_night.jpg"))
-    contents = [pil_to_tensor(load_image(photos / n)) for n in ("apple.jpg", "baboon.jpg", "building.jpg", "fruits.jpg")]
+    contents = [
+        pil_to_tensor(load_image(photos / n)) for n in ("apple.jpg", "baboon.jpg", "building.jpg", "fruits.jpg")
+    ]
     cfg = StylizerConfig(minutes=2.0)
     train_stylizer(style, contents, cfg, tmp_path / "run", progress=False)
     ref = fit_long_side(style, 512)

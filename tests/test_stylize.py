@@ -41,7 +41,9 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     StylizerConfig(lr_d=None).validate()  # None: D uses lr
     with pytest.raises(ConfigError):
         StylizerConfig(swd_weight=-1.0).validate()
-    old = {k: v for k, v in to_dict(StylizerConfig()).items() if k not in ("swd_weight", "palette")}  # saved before both
+    old = {
+        k: v for k, v in to_dict(StylizerConfig()).items() if k not in ("swd_weight", "palette")
+    }  # saved before both
     assert stylizer_config_from_dict(old).swd_weight == 0.0 and StylizerConfig().swd_weight > 0
     assert stylizer_config_from_dict(old).palette == "none" and StylizerConfig().palette == "histogram"
     with pytest.raises(ConfigError, match="palette"):
@@ -113,8 +115,18 @@ def test_training_moves_photos_towards_the_style(tmp_path: Path):
     # 300 steps (~20 s). Seeds 0 and 1 reached style ratios 0.41 and 0.23, and layout
     # correlations 0.84-0.89; with content_weight 2 the stripes swamp the disc (~0.53).
     # No palette: what is measured here is what the GAN learned.
-    cfg = StylizerConfig(width=8, res_blocks=1, d_width=16, crop=32, batch=4, lr=1e-3, minutes=None, steps=300,
-                         content_weight=10.0, palette="none")
+    cfg = StylizerConfig(
+        width=8,
+        res_blocks=1,
+        d_width=16,
+        crop=32,
+        batch=4,
+        lr=1e-3,
+        minutes=None,
+        steps=300,
+        content_weight=10.0,
+        palette="none",
+    )
     folder = train_stylizer(style, contents, cfg, tmp_path / "run", name="brush", progress=False)
     q = json.loads((folder / "config.json").read_text())["quality"]
     # Untrained, the net is the identity: style ratio 1 and layout correlation 1.
@@ -147,16 +159,49 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
     tensor_to_pil(brush(96, 96)).save(style)
     ph = tmp_path / "holiday.jpg"
     tensor_to_pil(photo(60, 90)).save(ph)
-    args = ["stylize", str(ph), "--style", str(style), "--out", str(tmp_path / "o"), "--steps", "2",
-            "--size", "64", "--strength", "0.7", "--preserve-color", "--no-progress"]
+    args = [
+        "stylize",
+        str(ph),
+        "--style",
+        str(style),
+        "--out",
+        str(tmp_path / "o"),
+        "--steps",
+        "2",
+        "--size",
+        "64",
+        "--strength",
+        "0.7",
+        "--preserve-color",
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = tmp_path / "o" / "holiday.png"
     assert Image.open(out).size == (64, 43)
     capsys.readouterr()
     assert main(args) == 0
     assert "reusing the stylizer" in capsys.readouterr().err
-    assert main(["train-stylizer", "--style", str(style), "--out", str(tmp_path / "run"), "--steps", "2",
-                 "--target-ssim", "0.7", "--style-weight", "3", "--palette", "linear", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train-stylizer",
+                "--style",
+                str(style),
+                "--out",
+                str(tmp_path / "run"),
+                "--steps",
+                "2",
+                "--target-ssim",
+                "0.7",
+                "--style-weight",
+                "3",
+                "--palette",
+                "linear",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert saved["stylizer"]["target_ssim"] == 0.7 and "content_scale" in saved["quality"]
     assert saved["stylizer"]["swd_weight"] == 3.0 and saved["stylizer"]["palette"] == "linear"
@@ -175,16 +220,30 @@ def test_cli_train_translator_on_folders(tmp_path: Path, capsys):
         tensor_to_pil(brush(64, 80, i)).save(paintings / f"a{i}.png")
     (paintings / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     run = tmp_path / "run"
-    assert main(["train-translator", str(photos), str(paintings), "--out", str(run), "--steps", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(["train-translator", str(photos), str(paintings), "--out", str(run), "--steps", "2", "--no-progress"]) == 0
+    )
     err = capsys.readouterr().err
     assert "broken.png" in err  # the reject is named, the run goes on
     cfg = json.loads((run / "model" / "config.json").read_text())
     assert cfg["style"]["images"] == 2 and cfg["stylizer"]["content"] == "luma+nce"
     assert main(["stylize", str(photos / "p0.png"), "--model", str(run), "--out", str(tmp_path / "o")]) == 0
     assert Image.open(tmp_path / "o" / "p0.png").size == (72, 60)
-    assert main(["train-translator", str(photos), str(tmp_path / "nothing"), "--out", str(tmp_path / "r2"),
-                 "--steps", "2", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "train-translator",
+                str(photos),
+                str(tmp_path / "nothing"),
+                "--out",
+                str(tmp_path / "r2"),
+                "--steps",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "nothing" in capsys.readouterr().err
 
 
@@ -209,17 +268,20 @@ def test_collapse_warning_names_what_broke():
 def test_a_collapsed_stylizer_goes_back_to_its_last_healthy_state(tmp_path, monkeypatch):
     """When the end-of-training figures look collapsed, the saved G_ema is the last one that
     passed the health check (here: step 2 of 5), and config.json says so."""
-    import artgan.training.stylizer as st
     from safetensors.torch import load_file
+
+    import artgan.training.stylizer as st
 
     contents = [photo(64, 64, seed=s) for s in range(2)]
     cfg = replace(TINY, steps=5)
     monkeypatch.setattr(st, "HEALTH_SECONDS", 0.0)  # check after every step
     checked = []
-    monkeypatch.setattr(st, "is_healthy", lambda h: (checked.append(h) or len(checked) <= 2))
+    monkeypatch.setattr(st, "is_healthy", lambda h: checked.append(h) or len(checked) <= 2)
     calls = []  # the first (end-of-training) measure looks collapsed, the one after the rollback not
     real_problems = st.collapse_problems
-    monkeypatch.setattr(st, "collapse_problems", lambda q: calls.append(q) or (["made up"] if len(calls) == 1 else real_problems(q)))
+    monkeypatch.setattr(
+        st, "collapse_problems", lambda q: calls.append(q) or (["made up"] if len(calls) == 1 else real_problems(q))
+    )
     folder = train_stylizer(brush(64, 64), contents, cfg, tmp_path / "long", progress=False)
     assert len(checked) == 5 and all(0 <= h["edge_f1"] <= 1 and h["contrast"] > 0 for h in checked)
     quality = json.loads((folder / "config.json").read_text())["quality"]
@@ -245,7 +307,9 @@ def test_a_saved_collapse_warning_is_repeated_when_the_model_is_used(tmp_path, c
     assert Stylizer.from_pretrained(tmp_path / "run").warning.endswith("made up for the test")
     tensor_to_pil(photo(40, 40)).save(tmp_path / "p.png")
     capsys.readouterr()
-    assert main(["stylize", str(tmp_path / "p.png"), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(["stylize", str(tmp_path / "p.png"), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o")]) == 0
+    )
     assert "made up for the test" in capsys.readouterr().err and (tmp_path / "o" / "p.png").is_file()
 
 

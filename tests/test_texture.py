@@ -75,7 +75,13 @@ def test_wrap_resize_keeps_a_torus_seamless():
     # A smooth periodic image resized to sizes that are not its own stays seamless; a
     # non-periodic ramp does not (the metric can tell them apart).
     y, x = torch.meshgrid(torch.arange(40.0), torch.arange(48.0), indexing="ij")
-    torus = torch.stack([torch.sin(2 * torch.pi * x / 48), torch.cos(2 * torch.pi * y / 40), torch.sin(2 * torch.pi * (x / 48 + y / 40))])
+    torus = torch.stack(
+        [
+            torch.sin(2 * torch.pi * x / 48),
+            torch.cos(2 * torch.pi * y / 40),
+            torch.sin(2 * torch.pi * (x / 48 + y / 40)),
+        ]
+    )
     for size in ((37, 45), (40, 48), (23, 61)):
         assert float(seam_error(wrap_resize(torus, size)[None])[0]) < 1.2
     ramp = (x / 48).expand(3, 40, 48)
@@ -130,8 +136,9 @@ def test_patch_choice_and_bad_exemplars(tmp_path: Path):
 
 def test_training_learns_the_exemplar(tmp_path: Path):
     ex = stripes(48, 48)
-    cfg = TextureConfig(width=8, max_width=32, levels=2, z_ch=8, d_width=16, minutes=None, steps=200,
-                        lr=1e-3, batch=4, crops=2, seed=0)
+    cfg = TextureConfig(
+        width=8, max_width=32, levels=2, z_ch=8, d_width=16, minutes=None, steps=200, lr=1e-3, batch=4, crops=2, seed=0
+    )
     torch.manual_seed(0)
     untrained = TextureGenerator(replace_patch(cfg, 32)).eval()
     before = measure(untrained, ex, cfg)
@@ -212,8 +219,20 @@ def test_cli_texture_trains_caches_and_writes(tmp_path: Path, monkeypatch, capsy
     ex = tmp_path / "swatch.png"
     arr = ((stripes(48, 48) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     Image.fromarray(arr).save(ex)
-    args = ["texture", str(ex), "--steps", "2", "--size", "40x24", "--n", "2", "--tileable", "--out", str(tmp_path / "o"),
-            "--no-progress"]
+    args = [
+        "texture",
+        str(ex),
+        "--steps",
+        "2",
+        "--size",
+        "40x24",
+        "--n",
+        "2",
+        "--tileable",
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+    ]
     assert main(args) == 0
     outs = sorted((tmp_path / "o").glob("swatch-seed*.png"))
     assert [p.name for p in outs] == ["swatch-seed0.png", "swatch-seed1.png"]
@@ -225,10 +244,40 @@ def test_cli_texture_trains_caches_and_writes(tmp_path: Path, monkeypatch, capsy
     # A region of a larger picture, and the training step on its own.
     big = tmp_path / "painting.png"
     Image.fromarray(arr).resize((120, 90)).save(big)
-    assert main(["train-texture", "--from", str(big), "--region", "10,10,64,48", "--steps", "2",
-                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
-    assert main(["texture", "--model", str(tmp_path / "run"), "--size", "32", "--n", "1",
-                 "--out", str(tmp_path / "o2"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train-texture",
+                "--from",
+                str(big),
+                "--region",
+                "10,10,64,48",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "texture",
+                "--model",
+                str(tmp_path / "run"),
+                "--size",
+                "32",
+                "--n",
+                "1",
+                "--out",
+                str(tmp_path / "o2"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "o2" / "painting-seed0.png").is_file()
     assert main(["texture", "--from", str(big), "--out", str(tmp_path / "o3")]) == 2
     assert "--region" in capsys.readouterr().err

@@ -18,22 +18,38 @@ TINY = ModelConfig(family="resgan", resolution=16, width=8, max_width=32, z_dim=
 
 
 def tiny_cfg(data: Path, **kw) -> TrainConfig:
-    base = TrainConfig(model=TINY, data=str(data), batch=8, kimg=0.064, snapshot_kimg=0.032,
-                       checkpoint_kimg=0.032, log_seconds=0.0, grid=2, seed=3)
+    base = TrainConfig(
+        model=TINY,
+        data=str(data),
+        batch=8,
+        kimg=0.064,
+        snapshot_kimg=0.032,
+        checkpoint_kimg=0.032,
+        log_seconds=0.0,
+        grid=2,
+        seed=3,
+    )
     return replace(base, **kw)
 
 
 def test_run_folder_contents(image_folder, tmp_path):
     run = train(tiny_cfg(image_folder), tmp_path / "runs", progress=False)
     assert run.name.startswith("00000-")
-    for name in ("config.json", "stats.jsonl", "rejected.txt", "index.html", "samples/reals.png", "summary.json",
-                 "checkpoints/best/G_ema.safetensors"):
+    for name in (
+        "config.json",
+        "stats.jsonl",
+        "rejected.txt",
+        "index.html",
+        "samples/reals.png",
+        "summary.json",
+        "checkpoints/best/G_ema.safetensors",
+    ):
         assert (run / name).exists(), name
     assert list(run.glob("events.out.tfevents.*"))
     assert list((run / "samples").glob("fakes*.png"))
     ckpt = resolve_model_folder(run)
     assert ckpt.name == "ckpt-000000064"
-    rows = [json.loads(l) for l in (run / "stats.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     losses = [r for r in rows if "loss/D" in r]
     assert losses[-1]["kimg"] == 0.064 and "aug/p" in losses[-1]
     # Quality is measured at the end of every run even when no interval has passed.
@@ -62,7 +78,7 @@ def test_resume_continues_exactly(image_folder, tmp_path, family):
 
 
 def _metric_rows(run: Path) -> list[dict]:
-    rows = [json.loads(l) for l in (run / "stats.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     return [r for r in rows if "metric/swd/avg" in r]
 
 
@@ -79,7 +95,9 @@ def test_quality_metric_keeps_the_best_checkpoint(image_folder, tmp_path):
     # The best model loads and generates; it differs from the latest unless the last was best.
     g_best, g_last = Generator.from_pretrained(run, which="best"), Generator.from_pretrained(run)
     assert g_best(n=2, seed=0, output="tensor").shape == (2, 3, 16, 16)
-    assert (best_row is rows[-1]) == torch.equal(g_best(n=2, seed=0, output="tensor"), g_last(n=2, seed=0, output="tensor"))
+    assert (best_row is rows[-1]) == torch.equal(
+        g_best(n=2, seed=0, output="tensor"), g_last(n=2, seed=0, output="tensor")
+    )
     summary = json.loads((run / "summary.json").read_text())
     assert summary["best_swd"] == pytest.approx(best_row["metric/swd/avg"], abs=1e-3)
     assert 0.0 <= summary["copies"] <= 1.0 and summary["stopped"] == "budget reached"
@@ -137,8 +155,18 @@ def _colour_dataset(root: Path, n: int = 24) -> Path:
 def test_training_learns_the_palette(tmp_path):
     """After a short run, samples are much closer to the data's colours than at the start."""
     data = _colour_dataset(tmp_path / "palette")
-    cfg = tiny_cfg(data, kimg=1.6, batch=16, checkpoint_kimg=0.8, snapshot_kimg=0.8, min_scale=1.0,
-                   augment=("translation",), lr_g=1e-3, lr_d=1e-3, ema_kimg=0.2)
+    cfg = tiny_cfg(
+        data,
+        kimg=1.6,
+        batch=16,
+        checkpoint_kimg=0.8,
+        snapshot_kimg=0.8,
+        min_scale=1.0,
+        augment=("translation",),
+        lr_g=1e-3,
+        lr_d=1e-3,
+        ema_kimg=0.2,
+    )
     target_top = torch.tensor([230, 120, 30]) / 127.5 - 1
     target_bottom = torch.tensor([20, 140, 150]) / 127.5 - 1
 

@@ -84,8 +84,18 @@ def _works_folder(root: Path, colours: list[tuple[int, int, int]]) -> Path:
 
 
 def _cfg(data: Path, **kw) -> TrainConfig:
-    base = dict(model=TINY, data=str(data), batch=16, crop_size=0, condition=True, metric_kimg=0, threads=2,
-                snapshot_kimg=1.0, checkpoint_kimg=1.0, augment=("translation",))
+    base = dict(
+        model=TINY,
+        data=str(data),
+        batch=16,
+        crop_size=0,
+        condition=True,
+        metric_kimg=0,
+        threads=2,
+        snapshot_kimg=1.0,
+        checkpoint_kimg=1.0,
+        augment=("translation",),
+    )
     return TrainConfig(**{**base, **kw})
 
 

@@ -41,8 +41,8 @@ def translation(x: torch.Tensor, p: float, ratio: float = 0.125) -> torch.Tensor
     dx = (torch.randint(-pw, pw + 1, (b,), device=x.device) * m).long()
     padded = F.pad(x, (pw, pw, ph, ph), mode="reflect")
     # Gather rows then columns with per-sample offsets: one indexing op each, no loop.
-    ys = (torch.arange(h, device=x.device)[None, :] + ph - dy[:, None])  # (B, H)
-    xs = (torch.arange(w, device=x.device)[None, :] + pw - dx[:, None])  # (B, W)
+    ys = torch.arange(h, device=x.device)[None, :] + ph - dy[:, None]  # (B, H)
+    xs = torch.arange(w, device=x.device)[None, :] + pw - dx[:, None]  # (B, W)
     c = x.shape[1]
     rows = torch.gather(padded, 2, ys[:, None, :, None].expand(b, c, h, padded.shape[3]))
     return torch.gather(rows, 3, xs[:, None, None, :].expand(b, c, h, w))
@@ -76,7 +76,9 @@ def geometric(x: torch.Tensor, p: float, scale_std: float = 0.2, max_angle: floa
     cos, sin = torch.cos(angle) * inv_scale, torch.sin(angle) * inv_scale
     zero = torch.zeros_like(cos)
     # Output pixel -> where to read in the input: a rotation by the angle, scaled by 1/zoom.
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x.dtype)  # (B, 2, 3)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(
+        x.dtype
+    )  # (B, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return torch.where(m.view(b, 1, 1, 1) > 0, moved, x)
@@ -138,8 +140,11 @@ class AdaptiveAugment:
         self._count = 0
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"p": torch.tensor(self.p, dtype=torch.float64), "sign_sum": self._sign_sum.clone(),
-                "count": torch.tensor(self._count)}
+        return {
+            "p": torch.tensor(self.p, dtype=torch.float64),
+            "sign_sum": self._sign_sum.clone(),
+            "count": torch.tensor(self._count),
+        }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.p = float(state["p"])

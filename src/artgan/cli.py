@@ -25,74 +25,196 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs", help="folder for numbered run folders (default: runs)")
     p.add_argument("--family", default=None, help="model family (default: resgan; see `artgan families`)")
     p.add_argument("--resolution", type=int, default=None, help="output size in pixels, a power of two (default 64)")
-    p.add_argument("--width", type=int, default=None, help="channels at full resolution (default: the family's, resgan 16, dcgan 32)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="channels at full resolution (default: the family's, resgan 16, dcgan 32)",
+    )
     p.add_argument("--batch", type=int, default=None, help="batch size (default: from the resolution, 32 up to 64 px)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation, e.g. 0.5")
     p.add_argument("--kimg", type=float, default=None, help="total budget in thousands of training images")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
-                   help="continue a run from its latest checkpoint (default: the newest run in --out)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a run from its latest checkpoint (default: the newest run in --out)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--crop-size", type=int, default=None,
-                   help="patch mode: random crops of about this many source pixels (default: on for 4 images or fewer; 0 = whole images)")
-    p.add_argument("--min-scale", type=float, default=None, help="smallest random crop as a fraction of the shorter side (default: 1.0 for whole-image crops, 0.6 in patch mode)")
-    p.add_argument("--loss", choices=LOSSES, default=None, help="ns (non-saturating) or hinge (default: the family's: hinge for resgan, ns for dcgan)")
-    p.add_argument("--r1", type=float, default=None, help="R1 penalty weight (default: from resolution and batch, 0.1 at 64 px; 0 disables)")
-    p.add_argument("--augment", default=None, help=f"comma list from {','.join(AUGMENTS)}, or 'none' (default: the family's; resgan "
-                   "geometric,color,translation,cutout, dcgan color,translation,cutout)")
-    p.add_argument("--augment-p", type=float, default=None, help="starting augmentation probability (default: from the number of images)")
-    p.add_argument("--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate for G and D (default: G 2e-4, D the family's: 6e-4 for resgan, 2e-4 for dcgan)")
+    p.add_argument(
+        "--crop-size",
+        type=int,
+        default=None,
+        help="patch mode: random crops of about this many source pixels (default: on for 4 images or fewer; 0 = whole images)",
+    )
+    p.add_argument(
+        "--min-scale",
+        type=float,
+        default=None,
+        help="smallest random crop as a fraction of the shorter side (default: 1.0 for whole-image crops, 0.6 in patch mode)",
+    )
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=None,
+        help="ns (non-saturating) or hinge (default: the family's: hinge for resgan, ns for dcgan)",
+    )
+    p.add_argument(
+        "--r1",
+        type=float,
+        default=None,
+        help="R1 penalty weight (default: from resolution and batch, 0.1 at 64 px; 0 disables)",
+    )
+    p.add_argument(
+        "--augment",
+        default=None,
+        help=f"comma list from {','.join(AUGMENTS)}, or 'none' (default: the family's; resgan "
+        "geometric,color,translation,cutout, dcgan color,translation,cutout)",
+    )
+    p.add_argument(
+        "--augment-p",
+        type=float,
+        default=None,
+        help="starting augmentation probability (default: from the number of images)",
+    )
+    p.add_argument(
+        "--ada-target", type=float, default=None, help="adaptive augmentation target (default 0.6; 0 = fixed p)"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate for G and D (default: G 2e-4, D the family's: 6e-4 for resgan, 2e-4 for dcgan)",
+    )
     p.add_argument("--ema-kimg", type=float, default=None, help="EMA half-life in kimg (default: 2 x batch/32)")
-    p.add_argument("--ema-rampup", type=float, default=None,
-                   help="EMA half-life at most this share of the images seen so far (default 0.05; 0 = no ramp)")
-    p.add_argument("--beta1", type=float, default=None,
-                   help="Adam's first-moment decay for G and D (default 0.5; 0 = no momentum, as in StyleGAN2)")
-    p.add_argument("--lr-decay", type=float, default=None,
-                   help="both learning rates fall linearly to zero over this last share of the budget (0..1)")
-    p.add_argument("--ms-weight", type=float, default=None,
-                   help="weight of a mode-seeking term in G's loss: different latents should differ in colour and layout (default 0 = off)")
+    p.add_argument(
+        "--ema-rampup",
+        type=float,
+        default=None,
+        help="EMA half-life at most this share of the images seen so far (default 0.05; 0 = no ramp)",
+    )
+    p.add_argument(
+        "--beta1",
+        type=float,
+        default=None,
+        help="Adam's first-moment decay for G and D (default 0.5; 0 = no momentum, as in StyleGAN2)",
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=None,
+        help="both learning rates fall linearly to zero over this last share of the budget (0..1)",
+    )
+    p.add_argument(
+        "--ms-weight",
+        type=float,
+        default=None,
+        help="weight of a mode-seeking term in G's loss: different latents should differ in colour and layout (default 0 = off)",
+    )
     p.add_argument("--d-dropout", type=float, default=None, help="dropout before D's last layer (default 0)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in D")
     p.add_argument("--upsample", choices=UPSAMPLES, default=None, help="generator upsampling (resgan)")
-    p.add_argument("--d-patch", action=argparse.BooleanOptionalAction, default=None,
-                   help="D also judges 8x8 patches of each image (resgan)")
-    p.add_argument("--patch-weight", type=float, default=None,
-                   help="share of D's per-patch verdicts in the loss, 0..1 (resgan's patch D; default 0.5)")
+    p.add_argument(
+        "--d-patch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="D also judges 8x8 patches of each image (resgan)",
+    )
+    p.add_argument(
+        "--patch-weight",
+        type=float,
+        default=None,
+        help="share of D's per-patch verdicts in the loss, 0..1 (resgan's patch D; default 0.5)",
+    )
     p.add_argument("--d-width", type=int, default=None, help="D's channels at full resolution (default: --width)")
-    p.add_argument("--g-coarse-mult", type=int, default=None,
-                   help="multiply G's channels at up to a quarter of the resolution (the layout levels) by this (default 1)")
+    p.add_argument(
+        "--g-coarse-mult",
+        type=int,
+        default=None,
+        help="multiply G's channels at up to a quarter of the resolution (the layout levels) by this (default 1)",
+    )
     p.add_argument("--lr-d", type=float, default=None, help="D's learning rate, if it should differ from --lr")
-    p.add_argument("--d-blur", action=argparse.BooleanOptionalAction, default=None,
-                   help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)")
-    p.add_argument("--d-mbstd", action=argparse.BooleanOptionalAction, default=None,
-                   help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)")
-    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
-                   help="mirror half the training crops, so G also learns mirrored works (default: the recipe's; "
-                        "--augment xflip instead mirrors only what D sees)")
-    p.add_argument("--condition", action=argparse.BooleanOptionalAction, default=None,
-                   help="condition G and D on which training work an image is of, so samples cover every work "
-                        "evenly (resgan, whole-image mode; default: the recipe's)")
-    p.add_argument("--reuse-fakes", action=argparse.BooleanOptionalAction, default=None,
-                   help="G's step reuses the fakes D just judged: one G forward per step instead of two, ~10%% more "
-                        "images per second (default: the family's, on for resgan, off for the dcgan baseline)")
-    p.add_argument("--d-coarse", action=argparse.BooleanOptionalAction, default=None,
-                   help="D also judges a 16 px copy of each image, so colour and layout get their own verdict (resgan)")
-    p.add_argument("--d-patch-pos", action=argparse.BooleanOptionalAction, default=None,
-                   help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
-                        "against motifs repeated cell by cell (resgan's patch D)")
-    p.add_argument("--d-recon", action=argparse.BooleanOptionalAction, default=None,
-                   help="D also rebuilds a small copy of each real image from its features (FastGAN's "
-                        "self-supervised D), so it must learn what the art looks like, not only what tells fakes apart (resgan)")
-    p.add_argument("--g-noise", action=argparse.BooleanOptionalAction, default=None,
-                   help="per-pixel noise inputs in G's blocks, for fine stochastic detail (resgan)")
+    p.add_argument(
+        "--d-blur",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="D low-passes before each strided conv, so G cannot hide a fine lattice in its blind spots (resgan)",
+    )
+    p.add_argument(
+        "--d-mbstd",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="D also sees how much images in a group of 4 differ (minibatch std), against mode-averaged colours (resgan)",
+    )
+    p.add_argument(
+        "--hflip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mirror half the training crops, so G also learns mirrored works (default: the recipe's; "
+        "--augment xflip instead mirrors only what D sees)",
+    )
+    p.add_argument(
+        "--condition",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="condition G and D on which training work an image is of, so samples cover every work "
+        "evenly (resgan, whole-image mode; default: the recipe's)",
+    )
+    p.add_argument(
+        "--reuse-fakes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="G's step reuses the fakes D just judged: one G forward per step instead of two, ~10%% more "
+        "images per second (default: the family's, on for resgan, off for the dcgan baseline)",
+    )
+    p.add_argument(
+        "--d-coarse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="D also judges a 16 px copy of each image, so colour and layout get their own verdict (resgan)",
+    )
+    p.add_argument(
+        "--d-patch-pos",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="each patch verdict also knows where its cell is (sky at the top, a face in the middle), "
+        "against motifs repeated cell by cell (resgan's patch D)",
+    )
+    p.add_argument(
+        "--d-recon",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="D also rebuilds a small copy of each real image from its features (FastGAN's "
+        "self-supervised D), so it must learn what the art looks like, not only what tells fakes apart (resgan)",
+    )
+    p.add_argument(
+        "--g-noise",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="per-pixel noise inputs in G's blocks, for fine stochastic detail (resgan)",
+    )
     p.add_argument("--snapshot-kimg", type=float, default=None, help="sample grid every N kimg (default 2)")
     p.add_argument("--checkpoint-kimg", type=float, default=None, help="checkpoint every N kimg (default 4)")
-    p.add_argument("--metric-kimg", type=float, default=None,
-                   help="measure SWD every N kimg into stats.jsonl and keep checkpoints/best (default 4; 0 = off)")
-    p.add_argument("--patience", type=int, default=None,
-                   help="stop after N SWD measurements without a new best (default 0 = never)")
-    p.add_argument("--channels-last", action="store_true", help="channels-last memory format (already the default; kept for old scripts)")
+    p.add_argument(
+        "--metric-kimg",
+        type=float,
+        default=None,
+        help="measure SWD every N kimg into stats.jsonl and keep checkpoints/best (default 4; 0 = off)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after N SWD measurements without a new best (default 0 = never)",
+    )
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="channels-last memory format (already the default; kept for old scripts)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
@@ -100,27 +222,65 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 def _train_config(a: argparse.Namespace):
     from .config import ModelConfig, TrainConfig
 
-    model_kw = {k: v for k, v in {
-        "family": a.family, "resolution": a.resolution, "width": a.width, "d_dropout": a.d_dropout,
-        "spectral_norm": True if a.spectral_norm else None, "upsample": a.upsample, "d_patch": a.d_patch,
-        "g_noise": a.g_noise, "d_width": a.d_width, "d_blur": a.d_blur, "d_mbstd": a.d_mbstd,
-        "d_recon": a.d_recon, "d_patch_pos": a.d_patch_pos, "d_coarse": a.d_coarse,
-        "g_coarse_mult": a.g_coarse_mult,
-    }.items() if v is not None}
+    model_kw = {
+        k: v
+        for k, v in {
+            "family": a.family,
+            "resolution": a.resolution,
+            "width": a.width,
+            "d_dropout": a.d_dropout,
+            "spectral_norm": True if a.spectral_norm else None,
+            "upsample": a.upsample,
+            "d_patch": a.d_patch,
+            "g_noise": a.g_noise,
+            "d_width": a.d_width,
+            "d_blur": a.d_blur,
+            "d_mbstd": a.d_mbstd,
+            "d_recon": a.d_recon,
+            "d_patch_pos": a.d_patch_pos,
+            "d_coarse": a.d_coarse,
+            "g_coarse_mult": a.g_coarse_mult,
+        }.items()
+        if v is not None
+    }
     aug = None
     if a.augment is not None:
         aug = () if a.augment.strip().lower() == "none" else tuple(s.strip() for s in a.augment.split(",") if s.strip())
-    train_kw = {k: v for k, v in {
-        "data": a.data, "batch": a.batch, "minutes": a.minutes, "kimg": a.kimg, "seed": a.seed,
-        "crop_size": a.crop_size, "min_scale": a.min_scale, "loss": a.loss, "r1_gamma": a.r1,
-        "patch_weight": a.patch_weight,
-        "augment": aug, "augment_p": a.augment_p, "ada_target": a.ada_target,
-        "lr_g": a.lr, "lr_d": a.lr_d if a.lr_d is not None else a.lr, "ema_kimg": a.ema_kimg, "ema_rampup": a.ema_rampup,
-        "lr_decay": a.lr_decay, "ms_weight": a.ms_weight, "beta1": a.beta1, "snapshot_kimg": a.snapshot_kimg,
-        "checkpoint_kimg": a.checkpoint_kimg, "channels_last": True if a.channels_last else None,
-        "reuse_fakes": a.reuse_fakes, "hflip": a.hflip, "condition": a.condition,
-        "threads": a.threads, "metric_kimg": a.metric_kimg, "patience": a.patience,
-    }.items() if v is not None}
+    train_kw = {
+        k: v
+        for k, v in {
+            "data": a.data,
+            "batch": a.batch,
+            "minutes": a.minutes,
+            "kimg": a.kimg,
+            "seed": a.seed,
+            "crop_size": a.crop_size,
+            "min_scale": a.min_scale,
+            "loss": a.loss,
+            "r1_gamma": a.r1,
+            "patch_weight": a.patch_weight,
+            "augment": aug,
+            "augment_p": a.augment_p,
+            "ada_target": a.ada_target,
+            "lr_g": a.lr,
+            "lr_d": a.lr_d if a.lr_d is not None else a.lr,
+            "ema_kimg": a.ema_kimg,
+            "ema_rampup": a.ema_rampup,
+            "lr_decay": a.lr_decay,
+            "ms_weight": a.ms_weight,
+            "beta1": a.beta1,
+            "snapshot_kimg": a.snapshot_kimg,
+            "checkpoint_kimg": a.checkpoint_kimg,
+            "channels_last": True if a.channels_last else None,
+            "reuse_fakes": a.reuse_fakes,
+            "hflip": a.hflip,
+            "condition": a.condition,
+            "threads": a.threads,
+            "metric_kimg": a.metric_kimg,
+            "patience": a.patience,
+        }.items()
+        if v is not None
+    }
     return TrainConfig(model=ModelConfig(**model_kw), **train_kw)
 
 
@@ -142,11 +302,25 @@ def cmd_train(a: argparse.Namespace) -> int:
         return 0
     if a.resume is not None:
         # A resumed run keeps its own recipe and architecture; say so instead of silently ignoring.
-        budget_like = {"minutes", "kimg", "resume", "out", "no_progress", "dry_run", "data", "func", "command", "threads"}
+        budget_like = {
+            "minutes",
+            "kimg",
+            "resume",
+            "out",
+            "no_progress",
+            "dry_run",
+            "data",
+            "func",
+            "command",
+            "threads",
+        }
         ignored = sorted(k for k, v in vars(a).items() if k not in budget_like and v not in (None, False))
         if ignored:
-            print("warning: resuming keeps the run's saved settings; ignoring "
-                  + ", ".join("--" + k.replace("_", "-") for k in ignored), file=sys.stderr)
+            print(
+                "warning: resuming keeps the run's saved settings; ignoring "
+                + ", ".join("--" + k.replace("_", "-") for k in ignored),
+                file=sys.stderr,
+            )
     run = train(cfg, a.out, resume=a.resume, progress=not a.no_progress)
     print(run)
     return 0
@@ -163,7 +337,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
     meta = {"artgan:model": g.model_id, "artgan:truncation": f"{a.truncation:g}"}
     for i, im in enumerate(imgs):
         save_png(im, out / f"seed{a.seed + i:05d}.png", metadata={**meta, "artgan:seed": str(a.seed + i)})
-    grid = save_png(make_grid(imgs), out / "grid.png", metadata={**meta, "artgan:seeds": f"{a.seed}-{a.seed + a.n - 1}"})
+    grid = save_png(
+        make_grid(imgs), out / "grid.png", metadata={**meta, "artgan:seeds": f"{a.seed}-{a.seed + a.n - 1}"}
+    )
     print(f"wrote {a.n} images and {grid}")
     if a.interpolate:
         frames = g.walk(a.interpolate, seed=a.seed, steps=a.frames, truncation=a.truncation)
@@ -184,13 +360,20 @@ def cmd_demo(a: argparse.Namespace) -> int:
     data = out / "data"
     write_procedural_set(data, n=48, size=96, seed=0)
     print(f"demo: drew 48 procedural paintings into {data}", file=sys.stderr)
-    cfg = TrainConfig(model=ModelConfig(resolution=a.resolution), data=str(data), minutes=a.minutes,
-                      snapshot_kimg=2.0, checkpoint_kimg=8.0, seed=0)
+    cfg = TrainConfig(
+        model=ModelConfig(resolution=a.resolution),
+        data=str(data),
+        minutes=a.minutes,
+        snapshot_kimg=2.0,
+        checkpoint_kimg=8.0,
+        seed=0,
+    )
     run = train(cfg, out / "runs", progress=not a.no_progress)
     g = Generator.from_pretrained(run)
     imgs = g(n=32, seed=1000, output="tensor")
-    extra = save_png(make_grid(imgs, nrow=8), run / "samples" / "generated-seeds1000-1031.png",
-                     metadata={"artgan:model": g.model_id})
+    extra = save_png(
+        make_grid(imgs, nrow=8), run / "samples" / "generated-seeds1000-1031.png", metadata={"artgan:model": g.model_id}
+    )
     html = write_gallery(run, title="artgan demo", sample_images=[extra])
     print(f"\ndemo finished.\n  gallery: {html.resolve()}\n  samples: {extra.resolve()}\n  model:   {run.resolve()}")
     return 0
@@ -201,15 +384,23 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
     if not a.real:
         raise ValueError("give --real DIR: the training images to compare with")
-    result = evaluate(a.real, fake=a.fake, run=None if a.fake else a.run, resolution=a.resolution,
-                      n=a.n, seed=a.seed, worst_pairs=a.worst_pairs, which="best" if a.best else "latest",
-                      crop_size=a.crop_size)
+    result = evaluate(
+        a.real,
+        fake=a.fake,
+        run=None if a.fake else a.run,
+        resolution=a.resolution,
+        n=a.n,
+        seed=a.seed,
+        worst_pairs=a.worst_pairs,
+        which="best" if a.best else "latest",
+        crop_size=a.crop_size,
+    )
     print(json.dumps(result, indent=2) if a.json else format_table(result))
     return 0
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    """"WxH" or "N" (square) -> (height, width)."""
+    """ "WxH" or "N" (square) -> (height, width)."""
     try:
         parts = [int(v) for v in text.lower().split("x")]
     except ValueError:
@@ -237,8 +428,17 @@ def _texture_source(a: argparse.Namespace) -> tuple[str, tuple[int, int, int, in
 def _texture_config(a: argparse.Namespace):
     from .config import TextureConfig
 
-    kw = {k: v for k, v in {"minutes": a.minutes, "steps": a.steps, "seed": getattr(a, "train_seed", None), "patch": a.patch,
-                             "threads": a.threads}.items() if v is not None}
+    kw = {
+        k: v
+        for k, v in {
+            "minutes": a.minutes,
+            "steps": a.steps,
+            "seed": getattr(a, "train_seed", None),
+            "patch": a.patch,
+            "threads": a.threads,
+        }.items()
+        if v is not None
+    }
     if a.steps is not None and a.minutes is None:
         kw["minutes"] = None  # a step budget alone
     return TextureConfig(**kw).validate()
@@ -251,7 +451,9 @@ def cmd_train_texture(a: argparse.Namespace) -> int:
     if a.resume:
         given = [f for f in ("exemplar", "from_image", "region", "patch", "train_seed") if getattr(a, f) is not None]
         if given:
-            print("warning: resuming keeps the run's exemplar and settings; ignoring " + ", ".join(given), file=sys.stderr)
+            print(
+                "warning: resuming keeps the run's exemplar and settings; ignoring " + ", ".join(given), file=sys.stderr
+            )
         folder = train_texture(None, cfg, a.out, resume=True, progress=not a.no_progress)
     else:
         src, region = _texture_source(a)
@@ -274,14 +476,18 @@ def cmd_texture(a: argparse.Namespace) -> int:
     if a.model:
         given = [f for f in ("exemplar", "from_image", "region", "minutes", "steps", "patch") if getattr(a, f)]
         if given or a.retrain:
-            print("warning: --model uses that trained model as it is; ignoring "
-                  + ", ".join(given + (["retrain"] if a.retrain else [])), file=sys.stderr)
+            print(
+                "warning: --model uses that trained model as it is; ignoring "
+                + ", ".join(given + (["retrain"] if a.retrain else [])),
+                file=sys.stderr,
+            )
         synth = TextureSynth.from_pretrained(a.model)
         stem = Path(synth.info.get("exemplar", {}).get("name", "texture")).stem
     else:
         src, region = _texture_source(a)
-        synth = TextureSynth.fit(src, region=region, config=_texture_config(a), cache=not a.retrain,
-                                 progress=not a.no_progress)
+        synth = TextureSynth.fit(
+            src, region=region, config=_texture_config(a), cache=not a.retrain, progress=not a.no_progress
+        )
         stem = Path(src).stem + ("-region" if region else "")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -294,12 +500,22 @@ def cmd_texture(a: argparse.Namespace) -> int:
         print(path)
         # The contact sheet shows each output tiled 2x2 (a seam would show as a cross), at most 512 px.
         k = min(1.0, 256 / max(h, w))
-        small = torch.nn.functional.interpolate(img[None], size=(max(1, round(h * k)), max(1, round(w * k))),
-                                                mode="bilinear", antialias=True, align_corners=False)[0]
+        small = torch.nn.functional.interpolate(
+            img[None],
+            size=(max(1, round(h * k)), max(1, round(w * k))),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0]
         previews.append(small.repeat(1, 2, 2))
-    sheet = save_png(make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id})
-    print(f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"
-          f"{' (tileable)' if a.tileable else ''}; each tiled 2x2 in {sheet}", file=sys.stderr)
+    sheet = save_png(
+        make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id}
+    )
+    print(
+        f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"
+        f"{' (tileable)' if a.tileable else ''}; each tiled 2x2 in {sheet}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -317,8 +533,16 @@ def _add_texture_train_args(p: argparse.ArgumentParser) -> None:
 def _stylizer_config(a: argparse.Namespace):
     from .config import StylizerConfig
 
-    kw = {k: v for k, v in {"minutes": a.minutes, "steps": a.steps, "seed": getattr(a, "train_seed", None),
-                             "threads": a.threads}.items() if v is not None}
+    kw = {
+        k: v
+        for k, v in {
+            "minutes": a.minutes,
+            "steps": a.steps,
+            "seed": getattr(a, "train_seed", None),
+            "threads": a.threads,
+        }.items()
+        if v is not None
+    }
     if a.steps is not None and a.minutes is None:
         kw["minutes"] = None
     if getattr(a, "target_ssim", None) is not None:
@@ -369,8 +593,9 @@ def cmd_train_translator(a: argparse.Namespace) -> int:
     progress = not a.no_progress
     photos = _read_folder(a.photos, "photo", cfg.crop, cfg.train_side, progress)
     paintings = _read_folder(a.paintings, "painting", cfg.crop, cfg.train_side, progress)
-    folder = train_stylizer(paintings, photos, cfg, a.out, name=Path(a.paintings).name, resume=a.resume,
-                            progress=progress)
+    folder = train_stylizer(
+        paintings, photos, cfg, a.out, name=Path(a.paintings).name, resume=a.resume, progress=progress
+    )
     print(folder.parent)
     return 0
 
@@ -387,13 +612,17 @@ def _stylize_perceptual(a: argparse.Namespace) -> int:
     if not a.style:
         raise ValueError("--perceptual needs --style PAINTING: the image whose style to apply")
     if a.model:
-        raise ValueError("--model is a trained stylizer and --perceptual optimises each photo with VGG-19: give one of them")
+        raise ValueError(
+            "--model is a trained stylizer and --perceptual optimises each photo with VGG-19: give one of them"
+        )
     if not 0.0 <= a.strength <= 1.0:
         raise ValueError(f"--strength must be in [0, 1], got {a.strength}")
     ignored = [f"--{k}" for k in ("minutes", "retrain") if getattr(a, k)]
     if ignored:
-        print(f"warning: --perceptual trains nothing; ignoring {', '.join(ignored)} (--steps sets its iterations)",
-              file=sys.stderr)
+        print(
+            f"warning: --perceptual trains nothing; ignoring {', '.join(ignored)} (--steps sets its iterations)",
+            file=sys.stderr,
+        )
     images = [(Path(p), load_image(p)) for p in a.content]  # every file checked before the slow part
     names = [p.stem for p, _ in images]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -406,12 +635,24 @@ def _stylize_perceptual(a: argparse.Namespace) -> int:
     steps = a.steps if a.steps is not None else DEFAULT_STEPS
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"artgan:model": f"perceptual:{a.perceptual}", "artgan:steps": str(steps),
-            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower()}
+    meta = {
+        "artgan:model": f"perceptual:{a.perceptual}",
+        "artgan:steps": str(steps),
+        "artgan:strength": f"{a.strength:g}",
+        "artgan:preserve_color": str(a.preserve_color).lower(),
+    }
     for path, img in images:
         t0 = time.perf_counter()
-        y = ns(img, style, a.strength, preserve_color=a.preserve_color, size=a.size, steps=steps,
-               progress=not a.no_progress, output="tensor")
+        y = ns(
+            img,
+            style,
+            a.strength,
+            preserve_color=a.preserve_color,
+            size=a.size,
+            steps=steps,
+            progress=not a.no_progress,
+            output="tensor",
+        )
         dst = save_png(y, out / f"{path.stem}.png", metadata=meta)
         print(f"{dst} ({y.shape[-1]}x{y.shape[-2]}, {time.perf_counter() - t0:.2f} s)")
     return 0
@@ -437,15 +678,19 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         if st.warning:
             print(f"warning: {a.model}: {st.warning}", file=sys.stderr)
     elif a.style:
-        st = Stylizer.fit(a.style, [p for p, _ in images], config=_stylizer_config(a), cache=not a.retrain,
-                          progress=not a.no_progress)
+        st = Stylizer.fit(
+            a.style, [p for p, _ in images], config=_stylizer_config(a), cache=not a.retrain, progress=not a.no_progress
+        )
     else:
         raise ValueError("give --style PAINTING (trains or reuses a stylizer) or --model RUN")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"artgan:model": f"stylizer:{st.info.get('style', {}).get('sha256', '')[:12]}",
-            "artgan:strength": f"{a.strength:g}", "artgan:preserve_color": str(a.preserve_color).lower(),
-            "artgan:seed": str(a.seed)}
+    meta = {
+        "artgan:model": f"stylizer:{st.info.get('style', {}).get('sha256', '')[:12]}",
+        "artgan:strength": f"{a.strength:g}",
+        "artgan:preserve_color": str(a.preserve_color).lower(),
+        "artgan:seed": str(a.seed),
+    }
     for path, img in images:
         t0 = time.perf_counter()
         y = st(img, a.strength, preserve_color=a.preserve_color, size=a.size, seed=a.seed, output="tensor")
@@ -457,16 +702,30 @@ def cmd_stylize(a: argparse.Namespace) -> int:
 def _add_stylizer_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=None, help="training time (default 5)")
     p.add_argument("--steps", type=int, default=None, help="stop after this many steps instead")
-    p.add_argument("--target-ssim", type=float, default=None, metavar="S",
-                   help="steer the content weight during training so the photos keep about this much structure "
-                        "(content SSIM, 0-1; lower: more style); 0: a fixed weight")
-    p.add_argument("--style-weight", type=float, default=None, metavar="W",
-                   help="weight of the direct style term (patch statistics of the outputs vs the painting's) "
-                        "next to the discriminator; higher: more of the painting's colours and texture; 0: off")
-    p.add_argument("--palette", choices=PALETTES, default=None,
-                   help="recolour each photo onto the painting's colours before the generator paints it: "
-                        "'histogram' (default: the whole colour distribution), 'linear' (mean and spread "
-                        "only, gentler), 'none' (the generator learns the colours itself)")
+    p.add_argument(
+        "--target-ssim",
+        type=float,
+        default=None,
+        metavar="S",
+        help="steer the content weight during training so the photos keep about this much structure "
+        "(content SSIM, 0-1; lower: more style); 0: a fixed weight",
+    )
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the direct style term (patch statistics of the outputs vs the painting's) "
+        "next to the discriminator; higher: more of the painting's colours and texture; 0: off",
+    )
+    p.add_argument(
+        "--palette",
+        choices=PALETTES,
+        default=None,
+        help="recolour each photo onto the painting's colours before the generator paints it: "
+        "'histogram' (default: the whole colour distribution), 'linear' (mean and spread "
+        "only, gentler), 'none' (the generator learns the colours itself)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true")
 
@@ -494,7 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     p.add_argument("--out", default=None, help="output folder (default: MODEL/generated)")
     p.add_argument("--truncation", type=float, default=1.0, help="in (0, 1]: lower = safer, less varied")
-    p.add_argument("--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest")
+    p.add_argument(
+        "--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest"
+    )
     p.add_argument("--interpolate", type=int, default=0, metavar="K", help="also write walk.gif through K seeds")
     p.add_argument("--frames", type=int, default=16, help="frames between keyframes of the walk")
     p.add_argument("--fps", type=float, default=12.0)
@@ -514,9 +775,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=None, help="default: the model's, or 64")
     p.add_argument("--n", type=int, default=256, help="images per side (default 256)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest")
-    p.add_argument("--crop-size", type=int, default=None,
-                   help="compare with patches of this many source pixels (default: the run's own; 0 = whole images)")
+    p.add_argument(
+        "--best", action="store_true", help="a run's best checkpoint (by training SWD) instead of its latest"
+    )
+    p.add_argument(
+        "--crop-size",
+        type=int,
+        default=None,
+        help="compare with patches of this many source pixels (default: the run's own; 0 = whole images)",
+    )
     p.add_argument("--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
@@ -540,20 +807,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_texture)
 
     p = sub.add_parser("stylize", help="photos in the style of a painting (trains or reuses a cached stylizer)")
-    p.add_argument("content", nargs="*", help="photos to stylise; outputs are named after them (photo.jpg -> photo.png)")
+    p.add_argument(
+        "content", nargs="*", help="photos to stylise; outputs are named after them (photo.jpg -> photo.png)"
+    )
     p.add_argument("--style", default=None, help="the painting whose style to apply")
     p.add_argument("--model", default=None, help="a stylizer run from train-stylizer instead of --style")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = full style (default 1)")
-    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light and texture")
+    p.add_argument(
+        "--preserve-color", action="store_true", help="keep the photo's colours, take the style's light and texture"
+    )
     p.add_argument("--size", type=int, default=None, help="scale each photo so its longer side is this many px")
     p.add_argument("--retrain", action="store_true", help="train afresh even if a cached stylizer exists")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise the brushwork is painted from (default 0)")
-    p.add_argument("--perceptual", choices=("vgg19",), default=None,
-                   help="no stylizer: optimise each photo against VGG-19 features (Gatys et al.); needs local "
-                        "VGG-19 weights, nothing is downloaded; --steps sets the iterations (default 200)")
-    p.add_argument("--vgg-weights", default=None, metavar="PATH",
-                   help="torchvision's vgg19-dcbb9e9d.pth for --perceptual (default: $ARTGAN_VGG19, then the torch hub cache)")
+    p.add_argument(
+        "--perceptual",
+        choices=("vgg19",),
+        default=None,
+        help="no stylizer: optimise each photo against VGG-19 features (Gatys et al.); needs local "
+        "VGG-19 weights, nothing is downloaded; --steps sets the iterations (default 200)",
+    )
+    p.add_argument(
+        "--vgg-weights",
+        default=None,
+        metavar="PATH",
+        help="torchvision's vgg19-dcbb9e9d.pth for --perceptual (default: $ARTGAN_VGG19, then the torch hub cache)",
+    )
     _add_stylizer_train_args(p)
     p.set_defaults(func=cmd_stylize)
 
@@ -566,13 +845,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stylizer_train_args(p)
     p.set_defaults(func=cmd_train_stylizer)
 
-    p = sub.add_parser("train-translator", help="unpaired translation: a folder of photos into the style of a folder of paintings")
+    p = sub.add_parser(
+        "train-translator", help="unpaired translation: a folder of photos into the style of a folder of paintings"
+    )
     p.add_argument("photos", help="folder (or .zip) of photos: the content")
     p.add_argument("paintings", help="folder (or .zip) of paintings: the style collection")
     p.add_argument("--out", required=True, help="run folder to create; then `artgan stylize PHOTO --model RUN`")
-    p.add_argument("--cycle", action="store_true",
-                   help="keep content by cycle consistency (CycleGAN: a second G maps back; twice the cost) "
-                        "instead of the default PatchNCE contrastive loss (CUT) plus blurred-luminance L1")
+    p.add_argument(
+        "--cycle",
+        action="store_true",
+        help="keep content by cycle consistency (CycleGAN: a second G maps back; twice the cost) "
+        "instead of the default PatchNCE contrastive loss (CUT) plus blurred-luminance L1",
+    )
     p.add_argument("--seed", dest="train_seed", type=int, default=None, help="training seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (give the same folders)")
     _add_stylizer_train_args(p)
@@ -597,8 +881,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            print(f"error: disk full while writing {exc.filename or 'output'}; free some space and run again "
-                  "(with --resume for training): earlier checkpoints and images are intact", file=sys.stderr)
+            print(
+                f"error: disk full while writing {exc.filename or 'output'}; free some space and run again "
+                "(with --resume for training): earlier checkpoints and images are intact",
+                file=sys.stderr,
+            )
             return 3
         raise
     except KeyboardInterrupt:

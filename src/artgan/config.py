@@ -19,8 +19,17 @@ AUGMENTS = ("color", "translation", "cutout", "geometric", "xflip")  # every aug
 DEFAULT_AUGMENTS = ("color", "translation", "cutout")
 MAX_WORKS = 4096  # a conditional model's embedding tables grow with this
 UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
-LEGACY_MODEL_KEYS = {"upsample": "nearest", "d_patch": False, "g_noise": False, "d_blur": False, "d_mbstd": False, "d_recon": False, "d_patch_pos": False,
-                     "d_coarse": False, "works": 0}  # values for keys missing from older files
+LEGACY_MODEL_KEYS = {
+    "upsample": "nearest",
+    "d_patch": False,
+    "g_noise": False,
+    "d_blur": False,
+    "d_mbstd": False,
+    "d_recon": False,
+    "d_patch_pos": False,
+    "d_coarse": False,
+    "works": 0,
+}  # values for keys missing from older files
 
 
 class ConfigError(ValueError):
@@ -48,13 +57,21 @@ class ModelConfig:
     g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
     d_width: int | None = None  # D's channels at full resolution; None: the same as width
     d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
-    d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
-    d_patch_pos: bool | None = None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
-    d_coarse: bool | None = None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
+    d_mbstd: bool | None = (
+        None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
+    )
+    d_patch_pos: bool | None = (
+        None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
+    )
+    d_coarse: bool | None = (
+        None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
+    )
     # G's channels at <= resolution/4 px (layout) are multiplied by this, up to max_width.
     # 2 at 64 px: 20% fewer images per second and no better coarse level (README, 2026-12-02).
     g_coarse_mult: int = 1
-    d_recon: bool | None = None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
+    d_recon: bool | None = (
+        None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
+    )
     # G and D are conditioned on which of this many training works an image is of (resgan):
     # G picks a work from its latent (models.common.work_of), so samples cover every work
     # equally. 0: unconditional. Training sets it from TrainConfig.condition and the data.
@@ -65,13 +82,21 @@ class ModelConfig:
         from .models import FAMILIES
 
         fam = FAMILIES.get(self.family)
-        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_blur", False), ("d_mbstd", False), ("d_recon", False), ("d_patch_pos", False),
-                               ("d_coarse", False)):
+        for name, fallback in (
+            ("width", 32),
+            ("d_patch", False),
+            ("g_noise", False),
+            ("d_blur", False),
+            ("d_mbstd", False),
+            ("d_recon", False),
+            ("d_patch_pos", False),
+            ("d_coarse", False),
+        ):
             if getattr(self, name) is None:
                 value = fam.defaults.get(name, fallback) if fam is not None else fallback
                 object.__setattr__(self, name, value)
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         from .models import FAMILIES  # the registry is the single source of family names
 
         if self.family not in FAMILIES:
@@ -171,7 +196,7 @@ class TrainConfig:
     def patch_mode(self) -> bool:
         return bool(self.crop_size)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         self.model.validate()
         if self.batch is not None and self.batch < 2:
             raise ConfigError("batch must be at least 2")
@@ -244,7 +269,7 @@ class TextureConfig:
     seed: int = 0
     threads: int | None = None
 
-    def validate(self) -> "TextureConfig":
+    def validate(self) -> TextureConfig:
         if self.width < 4 or self.max_width < self.width:
             raise ConfigError("width must be >= 4 and max_width >= width")
         if not 1 <= self.levels <= 5:
@@ -338,7 +363,7 @@ class StylizerConfig:
     def content_terms(self) -> list[str]:
         return [t for t in self.content.split("+") if t]
 
-    def validate(self) -> "StylizerConfig":
+    def validate(self) -> StylizerConfig:
         if self.width < 4 or self.res_blocks < 0 or self.d_width < 4 or self.noise < 0:
             raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
@@ -353,7 +378,13 @@ class StylizerConfig:
                 continue
             if not v > 0 or not math.isfinite(v):
                 raise ConfigError(f"{name} must be a positive number")
-        if self.r1_gamma < 0 or self.content_weight < 0 or self.nce_weight < 0 or self.cycle_weight < 0 or self.batch < 1:
+        if (
+            self.r1_gamma < 0
+            or self.content_weight < 0
+            or self.nce_weight < 0
+            or self.cycle_weight < 0
+            or self.batch < 1
+        ):
             raise ConfigError("r1_gamma and the content weights must be >= 0, batch >= 1")
         parts = self.content_terms()
         if not parts or set(parts) - set(CONTENT_TERMS):

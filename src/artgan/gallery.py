@@ -43,6 +43,7 @@ def _esc(text: object) -> str:
 
 # --------------------------------------------------------------------------- reading
 
+
 def _number(value: Any) -> float | None:
     """A finite float from a stats value, or None.
 
@@ -101,8 +102,9 @@ def _config_fields(config: dict[str, Any]) -> list[tuple[str, str]]:
     for key in _CONFIG_KEYS:
         value = config.get(key)
         if value is None:
-            value = next((sub[key] for sub in config.values()
-                          if isinstance(sub, dict) and sub.get(key) is not None), None)
+            value = next(
+                (sub[key] for sub in config.values() if isinstance(sub, dict) and sub.get(key) is not None), None
+            )
         if value is None:
             continue
         if isinstance(value, dict):  # e.g. {"data": {"path": ..., "size": ...}}
@@ -116,8 +118,7 @@ def _fakes(samples: Path) -> list[tuple[int, Path]]:
     """Fake grids as ``(kimg, path)``, oldest first (by the number, not the name)."""
     if not samples.is_dir():
         return []
-    grids = [(int(m.group(1)), p) for p in samples.iterdir()
-             if (m := _FAKES_RE.match(p.name)) and p.is_file()]
+    grids = [(int(m.group(1)), p) for p in samples.iterdir() if (m := _FAKES_RE.match(p.name)) and p.is_file()]
     return sorted(grids)
 
 
@@ -131,6 +132,7 @@ def _href(target: Path, html_dir: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- chart
+
 
 def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """About ``count`` round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]."""
@@ -157,8 +159,13 @@ def _tick(value: float) -> str:
 _PALETTE = ("#d1495b", "#00798c", "#6a4c93", "#edae49", "#30638e", "#3b3b3b")
 
 
-def line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS, ylabel: str = "loss",
-               x_key: str = "kimg", xlabel: str = "kimg") -> str:
+def line_chart(
+    rows: list[dict[str, float]],
+    keys: tuple[str, ...] = _LOSS_KEYS,
+    ylabel: str = "loss",
+    x_key: str = "kimg",
+    xlabel: str = "kimg",
+) -> str:
     """Inline SVG line chart of ``keys`` against ``x_key``, with axes and a legend."""
     series = {k: [(r[x_key], r[k]) for r in rows if k in r and x_key in r] for k in keys}
     series = {k: pts for k, pts in series.items() if pts}
@@ -179,28 +186,36 @@ def line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS,
     def py(y: float) -> float:
         return top + ph - (y - y0) / (y1 - y0) * ph
 
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="{_esc(ylabel)} curves">']
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{_esc(ylabel)} curves">'
+    ]
     # Grid lines and tick labels first, so the curves are drawn on top of them.
     for t in xt:
-        parts.append(f'<line class="grid" x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" '
-                     f'y2="{top + ph}"/><text x="{px(t):.1f}" y="{top + ph + 16}" '
-                     f'text-anchor="middle">{_esc(_tick(t))}</text>')
+        parts.append(
+            f'<line class="grid" x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" '
+            f'y2="{top + ph}"/><text x="{px(t):.1f}" y="{top + ph + 16}" '
+            f'text-anchor="middle">{_esc(_tick(t))}</text>'
+        )
     for t in yt:
-        parts.append(f'<line class="grid" x1="{left}" y1="{py(t):.1f}" x2="{left + pw}" '
-                     f'y2="{py(t):.1f}"/><text x="{left - 6}" y="{py(t) + 4:.1f}" '
-                     f'text-anchor="end">{_esc(_tick(t))}</text>')
+        parts.append(
+            f'<line class="grid" x1="{left}" y1="{py(t):.1f}" x2="{left + pw}" '
+            f'y2="{py(t):.1f}"/><text x="{left - 6}" y="{py(t) + 4:.1f}" '
+            f'text-anchor="end">{_esc(_tick(t))}</text>'
+        )
     parts.append(f'<rect class="frame" x="{left}" y="{top}" width="{pw}" height="{ph}"/>')
     parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">{_esc(xlabel)}</text>')
-    parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
-                 f'text-anchor="middle">{_esc(ylabel)}</text>')
+    parts.append(
+        f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle">{_esc(ylabel)}</text>'
+    )
     colors = {name: _COLORS.get(name, _PALETTE[i % len(_PALETTE)]) for i, name in enumerate(series)}
     for name, pts in series.items():
         color = colors[name]
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
-        parts.append(f'<polyline data-series="{_esc(name)}" fill="none" stroke="{color}" '
-                     f'stroke-width="1.5" points="{coords}"/>')
+        parts.append(
+            f'<polyline data-series="{_esc(name)}" fill="none" stroke="{color}" stroke-width="1.5" points="{coords}"/>'
+        )
         if len(pts) == 1:  # a one-point polyline is invisible: mark it
             x, y = pts[0]
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
@@ -209,9 +224,11 @@ def line_chart(rows: list[dict[str, float]], keys: tuple[str, ...] = _LOSS_KEYS,
     for i, name in enumerate(reversed(list(series))):
         lx, ly = left + pw - step - i * step, top - 10
         color = colors[name]
-        parts.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
-                     f'stroke="{color}" stroke-width="3"/>'
-                     f'<text x="{lx + 26}" y="{ly}">{_esc(name)}</text>')
+        parts.append(
+            f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
+            f'stroke="{color}" stroke-width="3"/>'
+            f'<text x="{lx + 26}" y="{ly}">{_esc(name)}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -240,9 +257,11 @@ img.medium { max-width: 100%; width: 384px; height: auto; }
 
 
 def _figure(src: str, caption: str, cls: str) -> str:
-    return (f'<figure><a href="{_esc(src)}"><img class="{cls}" src="{_esc(src)}" '
-            f'alt="{_esc(caption)}" loading="lazy"></a>'
-            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+    return (
+        f'<figure><a href="{_esc(src)}"><img class="{cls}" src="{_esc(src)}" '
+        f'alt="{_esc(caption)}" loading="lazy"></a>'
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
 
 
 def _timeline(grids: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
@@ -253,8 +272,7 @@ def _timeline(grids: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
     return [grids[round(i * step)] for i in range(_MAX_TIMELINE)]
 
 
-def _render(run_dir: Path, out_dir: Path, title: str,
-            sample_images: list[Path]) -> str:
+def _render(run_dir: Path, out_dir: Path, title: str, sample_images: list[Path]) -> str:
     config = _read_config(run_dir / "config.json")
     rows = _read_stats(run_dir / "stats.jsonl")
     fakes = _fakes(run_dir / "samples")
@@ -275,8 +293,7 @@ def _render(run_dir: Path, out_dir: Path, title: str,
     if reals.is_file():
         figures.append(_figure(_href(reals, out_dir), "reals", "medium"))
     figures += [_figure(_href(p, out_dir), p.name, "medium") for p in sample_images]
-    body.append(f'<div class="grids">{"".join(figures)}</div>' if figures
-                else '<p class="empty">no samples yet</p>')
+    body.append(f'<div class="grids">{"".join(figures)}</div>' if figures else '<p class="empty">no samples yet</p>')
 
     body.append("<h2>Losses</h2>")
     if rows:
@@ -290,26 +307,27 @@ def _render(run_dir: Path, out_dir: Path, title: str,
             last.update(row)
         others = sorted(k for k in last if k != "kimg" and k not in _LOSS_KEYS)
         if others:
-            cells = "".join(f'<tr><td>{_esc(k)}</td><td class="num">{_esc(_fmt(last[k]))}</td></tr>'
-                            for k in others)
-            body.append(f"<h2>Latest stats</h2><table><tr><th>stat</th><th>value</th></tr>"
-                        f"{cells}</table>")
+            cells = "".join(f'<tr><td>{_esc(k)}</td><td class="num">{_esc(_fmt(last[k]))}</td></tr>' for k in others)
+            body.append(f"<h2>Latest stats</h2><table><tr><th>stat</th><th>value</th></tr>{cells}</table>")
     else:
         body.append('<p class="empty">no stats yet</p>')
 
     if len(fakes) > 1:
-        thumbs = "".join(_figure(_href(p, out_dir), f"{k} kimg", "thumb")
-                         for k, p in _timeline(fakes[:-1]))
+        thumbs = "".join(_figure(_href(p, out_dir), f"{k} kimg", "thumb") for k, p in _timeline(fakes[:-1]))
         body.append(f'<h2>Timeline</h2><div class="timeline">{thumbs}</div>')
 
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
-def write_gallery(run_dir: Path, out_html: Path | None = None, *, title: str | None = None,
-                  sample_images: list[Path] | None = None) -> Path:
+def write_gallery(
+    run_dir: Path, out_html: Path | None = None, *, title: str | None = None, sample_images: list[Path] | None = None
+) -> Path:
     """Write an HTML overview of a training run and return its path.
 
     Args:
@@ -327,7 +345,6 @@ def write_gallery(run_dir: Path, out_html: Path | None = None, *, title: str | N
         raise FileNotFoundError(f"run folder not found: {run_dir}")
     out_html = Path(out_html) if out_html is not None else run_dir / "index.html"
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    page = _render(run_dir, out_html.parent, title or run_dir.resolve().name,
-                   [Path(p) for p in sample_images or []])
+    page = _render(run_dir, out_html.parent, title or run_dir.resolve().name, [Path(p) for p in sample_images or []])
     atomic_write_bytes(out_html, page.encode("utf-8"))
     return out_html

@@ -10,8 +10,8 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -72,9 +72,7 @@ def decode_image(
     w, h = img.size
     if w * h > max_pixels:
         # Checked from the header, before any pixel is decoded.
-        raise ImageError(
-            name, f"{w}x{h} pixels exceeds the pixel budget of {max_pixels:,}; downscale it first"
-        )
+        raise ImageError(name, f"{w}x{h} pixels exceeds the pixel budget of {max_pixels:,}; downscale it first")
     if w < 1 or h < 1:
         raise ImageError(name, "image has no pixels")
     try:
@@ -112,9 +110,7 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(
-    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Image.Image:
+def load_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Read and decode one image file (see :func:`decode_image`)."""
     p = Path(path)
     try:

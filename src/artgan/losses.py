@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
 PATCH_WEIGHT = 0.5  # default share of the patch-level term when D has one
 
 
@@ -28,8 +27,9 @@ def image_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits if logits.dim() == 1 else logits[:, 0]
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns",
-           patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
+def d_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns", patch_weight: float = PATCH_WEIGHT
+) -> torch.Tensor:
     """Discriminator loss. ``ns``: -log D(x) - log(1 - D(G(z))); ``hinge``: relu(1-x) + relu(1+x)."""
     w = patch_weight
     if kind == "ns":
@@ -61,20 +61,23 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor, size: int = 16, eps: float
         raise ValueError("the mode-seeking term needs at least two fakes")
     k = max(1, fake.shape[-1] // size)
     small = F.avg_pool2d(fake, k) if k > 1 else fake
-    d_img = (small[:b] - small[b:2 * b]).abs().flatten(1).mean(1)  # (b,)
-    d_z = (z[:b] - z[b:2 * b]).abs().mean(1).detach()  # (b,)
+    d_img = (small[:b] - small[b : 2 * b]).abs().flatten(1).mean(1)  # (b,)
+    d_z = (z[:b] - z[b : 2 * b]).abs().mean(1).detach()  # (b,)
     return (d_z / (d_img + eps)).mean()
 
 
-def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor,
-               patch_weight: float = PATCH_WEIGHT) -> torch.Tensor:
+def r1_penalty(
+    real_logits: torch.Tensor, real_images: torch.Tensor, patch_weight: float = PATCH_WEIGHT
+) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): E ||grad_x D(x)||^2 on real images x.
 
     ``real_images`` (B, 3, H, W) must require grad and have produced ``real_logits``.
     Returns the unweighted mean squared gradient norm (scalar), differentiable for D.
     """
     # The gradient of the same weighted mean the losses use, per sample.
-    (grad,) = torch.autograd.grad(_mean(real_logits, patch_weight) * real_logits.shape[0], real_images, create_graph=True)
+    (grad,) = torch.autograd.grad(
+        _mean(real_logits, patch_weight) * real_logits.shape[0], real_images, create_graph=True
+    )
     return grad.square().flatten(1).sum(1).mean()
 
 
@@ -103,8 +106,16 @@ def _grid_patches(x: torch.Tensor, patch: int, gen: torch.Generator) -> torch.Te
     return t.permute(0, 2, 4, 1, 3, 5).reshape(b * gh * gw, c * patch * patch)
 
 
-def patch_swd(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, *, patch: int = 5, levels: int = 3,
-              samples: int = 1024, directions: int = 64) -> torch.Tensor:
+def patch_swd(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    gen: torch.Generator,
+    *,
+    patch: int = 5,
+    levels: int = 3,
+    samples: int = 1024,
+    directions: int = 64,
+) -> torch.Tensor:
     """Sliced Wasserstein-1 distance between the raw ``patch`` x ``patch`` RGB patches of
     ``x`` (B, 3, H, W) and those of ``y`` (B', 3, H', W'), averaged over ``levels`` of a
     2x average-pooling pyramid. A direct, dense style signal (patch statistics, as in

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from PIL import Image
@@ -21,7 +21,9 @@ from ..imaging import DEFAULT_MAX_PIXELS, ImageError, decode_image, pil_to_tenso
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp"})
 # Image types we recognise but do not decode: listed as rejects so the user knows why.
-FOREIGN_SUFFIXES = frozenset({".gif", ".heic", ".heif", ".avif", ".psd", ".svg", ".eps", ".jp2", ".ico", ".raw", ".cr2", ".nef"})
+FOREIGN_SUFFIXES = frozenset(
+    {".gif", ".heic", ".heif", ".avif", ".psd", ".svg", ".eps", ".jp2", ".ico", ".raw", ".cr2", ".nef"}
+)
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a single compressed file beyond this is not a painting
 MIN_SIDE = 16
 
@@ -140,9 +142,7 @@ def ingest(
         elif suffix in FOREIGN_SUFFIXES:
             result.rejected.append((name, f"{suffix} files are not supported; convert to PNG or JPEG"))
     if not candidates:
-        raise DatasetError(
-            f"{src}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
-        )
+        raise DatasetError(f"{src}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)")
 
     if callable(target_short):
         target_short = target_short(len(candidates))

@@ -108,9 +108,7 @@ def _shade(rng: np.random.Generator, color: np.ndarray, amount: float) -> np.nda
     return color * rng.normal(1.0, amount / 255.0, size=3) + rng.normal(0.0, amount)
 
 
-def _horizon(
-    rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int
-) -> None:
+def _horizon(rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int) -> None:
     """A wavy horizontal band of ground colour across the canvas, painted in two layers."""
     y0 = rng.uniform(0.5, 0.78) * s
     height = rng.uniform(0.08, 0.2) * s
@@ -125,9 +123,7 @@ def _horizon(
         draw.polygon(top + bot, fill=_rgba(_shade(rng, color, 8.0), 150 + 60 * layer))
 
 
-def _disc(
-    rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int
-) -> None:
+def _disc(rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int) -> None:
     """The painter's signature sun: a large disc built from a few offset translucent layers."""
     r = rng.uniform(0.12, 0.24) * s
     cx, cy = rng.uniform(0.2, 0.8) * s, rng.uniform(0.18, 0.55) * s
@@ -140,9 +136,7 @@ def _disc(
         draw.ellipse(box, fill=_rgba(_shade(rng, color, 10.0), 110 + 30 * k))
 
 
-def _arc(
-    rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int
-) -> None:
+def _arc(rng: np.random.Generator, draw: ImageDraw.ImageDraw, pal: dict[str, np.ndarray], s: int) -> None:
     """A thick open arc, the painter's recurring gesture around or beside the sun."""
     r = rng.uniform(0.18, 0.4) * s
     cx, cy = rng.uniform(0.15, 0.85) * s, rng.uniform(0.2, 0.8) * s

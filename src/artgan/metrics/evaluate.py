@@ -20,8 +20,9 @@ from .memorization import memorization, write_worst_pairs
 from .swd import swd
 
 
-def image_set(source: str | os.PathLike, resolution: int, n: int, seed: int,
-              crop_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def image_set(
+    source: str | os.PathLike, resolution: int, n: int, seed: int, crop_size: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random square crops (n, 3, R, R) in [-1, 1] of the images under ``source``,
     and their boxes (n, 4) (image index, y, x, side). Crops cover the full shorter side,
     or with ``crop_size`` (patch mode) that many source pixels."""
@@ -65,8 +66,9 @@ def evaluate(
         resolution = resolution or g.resolution
         fakes = g(n=n, seed=seed, output="tensor")
         if fakes.shape[-1] != resolution:
-            fakes = torch.nn.functional.interpolate(fakes, size=(resolution, resolution), mode="bilinear",
-                                                    antialias=True, align_corners=False)
+            fakes = torch.nn.functional.interpolate(
+                fakes, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+            )
         source = str(g.folder)
         if crop_size is None:
             crop_size = int((g.train_config or {}).get("crop_size") or 0) or None
@@ -75,8 +77,14 @@ def evaluate(
         fakes, _ = image_set(fake, resolution, n, seed + 1)
         source = str(fake)
     reals, boxes = image_set(real, resolution, n, seed, crop_size)
-    out: dict[str, Any] = {"real": str(real), "fake": source, "resolution": resolution, "n": n, "seed": seed,
-                           "crop_size": crop_size or 0}
+    out: dict[str, Any] = {
+        "real": str(real),
+        "fake": source,
+        "resolution": resolution,
+        "n": n,
+        "seed": seed,
+        "crop_size": crop_size or 0,
+    }
     out.update(swd(fakes, reals, seed=seed))
     out.update(kid_fid_images(fakes, reals, seed=seed))
     out["diversity"] = diversity(fakes, seed=seed)

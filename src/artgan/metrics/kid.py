@@ -88,10 +88,7 @@ def kid(
     else:
         # Too many vectors for one Gram matrix: kernels per subset (3 of (s, s) each).
         values = torch.tensor(
-            [
-                _mmd2_unbiased(_kernel(x[a], x[a]), _kernel(y[b], y[b]), _kernel(x[a], y[b]))
-                for a, b in zip(ia, ib)
-            ],
+            [_mmd2_unbiased(_kernel(x[a], x[a]), _kernel(y[b], y[b]), _kernel(x[a], y[b])) for a, b in zip(ia, ib)],
             dtype=torch.float64,
         )
     std = float(values.std()) if subsets > 1 else 0.0

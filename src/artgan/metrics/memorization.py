@@ -115,8 +115,9 @@ def _overlap_mask(boxes: torch.Tensor, rows: slice) -> torch.Tensor:
     return same & ~apart
 
 
-def _nearest(query: torch.Tensor, bank: torch.Tensor, exclude_self: bool,
-             boxes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _nearest(
+    query: torch.Tensor, bank: torch.Tensor, exclude_self: bool, boxes: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift-tolerant nearest neighbours. query (N, D), bank (S, M, D) -> distances (N,), indices (N,).
 
     With ``exclude_self`` (query is the bank), a row's own entry is skipped, and with

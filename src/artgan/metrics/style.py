@@ -25,8 +25,7 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1, keepdim=True)
 
 
-def style_distance(output: torch.Tensor, style: torch.Tensor, *, patch: int = 64, n: int = 256,
-                   seed: int = 0) -> float:
+def style_distance(output: torch.Tensor, style: torch.Tensor, *, patch: int = 64, n: int = 256, seed: int = 0) -> float:
     """Patch SWD (x1e3, pyramid average) between crops of ``output`` (3, H, W) and crops of
     ``style`` (3, h, w), both in [-1, 1]; crops are ``patch`` px or the smaller image side."""
     return texture_swd(output[None], style, patch=patch, n=n, seed=seed)["swd/avg"]

@@ -82,9 +82,7 @@ def _sample_patches(level: torch.Tensor, count: int, gen: torch.Generator) -> to
     return patches.permute(0, 1, 4, 2, 3).reshape(n * count, c, PATCH, PATCH)
 
 
-def _sliced_wasserstein(
-    a: torch.Tensor, b: torch.Tensor, directions: int, gen: torch.Generator
-) -> float:
+def _sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int, gen: torch.Generator) -> float:
     """Mean over random unit directions of W1 between projections. a, b: (K, D) -> float."""
     d = a.shape[1]
     total, done = 0.0, 0

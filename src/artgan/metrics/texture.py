@@ -55,5 +55,5 @@ def halves_patch(exemplar_hw: tuple[int, int], patch: int = 64) -> int:
     """The crop side :func:`halves_swd` uses for an exemplar of (h, w): compare outputs
     with crops of the same size so the two figures are on one scale."""
     h, w = exemplar_hw
-    half = (min(h, w // 2) if w >= h else min(h // 2, w))
+    half = min(h, w // 2) if w >= h else min(h // 2, w)
     return min(patch, half)

@@ -48,9 +48,17 @@ def _registry() -> dict[str, Family]:
         # 53.4 / 57.5 (coarse level 81 / 85) against 61.1 (101) on the same day, KID 0.0010 /
         # 0.0011 vs 0.0019 (...-quality-screen-geometric-augment-64px-15min.json,
         # ...-quality-resgan-vs-dcgan-64px-15min-geometric.json).
-        "resgan": Family(ResGenerator, ResDiscriminator, "residual G/D with skip-layer excitation (default)",
-                         {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True}, loss="hinge", lr_d=6e-4,
-                         reuse_fakes=True, augment=("geometric", *DEFAULT_AUGMENTS), conditional=True),
+        "resgan": Family(
+            ResGenerator,
+            ResDiscriminator,
+            "residual G/D with skip-layer excitation (default)",
+            {"width": 16, "d_patch": True, "g_noise": True, "d_mbstd": True},
+            loss="hinge",
+            lr_d=6e-4,
+            reuse_fakes=True,
+            augment=("geometric", *DEFAULT_AUGMENTS),
+            conditional=True,
+        ),
         # dcgan keeps the paper's non-saturating loss: it is the baseline.
         "dcgan": Family(DCGANGenerator, DCGANDiscriminator, "classic DCGAN baseline", {"width": 32}, loss="ns"),
     }

@@ -27,7 +27,7 @@ removes the speckles was not checked, and it is not shipped.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -98,7 +98,7 @@ class Palette(nn.Module):
         self.register_buffer("quantiles", torch.zeros(3, KNOTS))  # along each axis, centred (3, K)
 
     @torch.no_grad()
-    def fit(self, styles: Sequence[torch.Tensor]) -> "Palette":
+    def fit(self, styles: Sequence[torch.Tensor]) -> Palette:
         """Record the colour statistics of one or more style images, each (3, H, W); a
         collection counts each image equally."""
         share = STYLE_SAMPLE // max(1, len(styles))

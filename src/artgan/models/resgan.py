@@ -50,7 +50,6 @@ class UpBlock(nn.Module):
             h = h + self.noise_strength[1] * noise[1]
         return F.leaky_relu_(h.add_(s), 0.2)
 
-
     def _up(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "nearest":
             return F.interpolate(x, scale_factor=2.0, mode="nearest")
@@ -109,13 +108,15 @@ class ResGenerator(nn.Module):
         # its fine detail still instead of re-drawing it every frame). Not saved.
         self.noise_seed: int | None = None
         self.blocks = nn.ModuleDict(
-            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), _block_upsample(cfg.upsample, r, cfg.resolution), self.noise)
-             for r in self.res[1:]}
+            {
+                str(r): UpBlock(
+                    cfg.channels(r // 2), cfg.channels(r), _block_upsample(cfg.upsample, r, cfg.resolution), self.noise
+                )
+                for r in self.res[1:]
+            }
         )
         self.sle_pairs = _sle_pairs(cfg.resolution)
-        self.sle = nn.ModuleDict(
-            {f"{s}to{d}": SLE(cfg.channels(s), cfg.channels(d)) for s, d in self.sle_pairs}
-        )
+        self.sle = nn.ModuleDict({f"{s}to{d}": SLE(cfg.channels(s), cfg.channels(d)) for s, d in self.sle_pairs})
         self.to_rgb = nn.Conv2d(cfg.channels(cfg.resolution), 3, 3, 1, 1)
         self.apply(init_weights)
         # Residual branches start small so the untrained net is close to its skip path.
@@ -131,8 +132,10 @@ class ResGenerator(nn.Module):
             return {r: torch.randn(2, b, 1, r, r, device=z.device, dtype=z.dtype) for r in self.res[1:]}
         if self.noise_seed is not None:
             gen = torch.Generator().manual_seed(self.noise_seed)
-            return {r: torch.randn(2, 1, 1, r, r, generator=gen).expand(2, b, 1, r, r).to(z.device, z.dtype)
-                    for r in self.res[1:]}
+            return {
+                r: torch.randn(2, 1, 1, r, r, generator=gen).expand(2, b, 1, r, r).to(z.device, z.dtype)
+                for r in self.res[1:]
+            }
         out = {r: torch.empty(2, b, 1, r, r, dtype=z.dtype) for r in self.res[1:]}
         for i, zi in enumerate(z.detach().float().cpu()):
             gen = torch.Generator().manual_seed(zlib.crc32(zi.numpy().tobytes()))
@@ -269,7 +272,9 @@ class ResDiscriminator(nn.Module):
         sn = cfg.spectral_norm
         res = stages(cfg.resolution)[::-1]  # R .. 4
         self.from_rgb = maybe_sn(nn.Conv2d(3, cfg.d_channels(res[0]), 3, 1, 1), sn)
-        self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn, bool(cfg.d_blur)) for r in res[:-1]])
+        self.blocks = nn.Sequential(
+            *[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2), sn, bool(cfg.d_blur)) for r in res[:-1]]
+        )
         c4 = cfg.d_channels(4)
         self.mbstd = bool(cfg.d_mbstd)
         # With minibatch std a sample's logit depends on its group, so reals and fakes go
@@ -286,8 +291,9 @@ class ResDiscriminator(nn.Module):
         # it is, so a motif that is plausible somewhere passes everywhere (G then tiles it).
         # A weight vector per cell, added to the shared one and starting at zero, lets D
         # learn what belongs where. (64, C, 1, 1): rank 4 for channels-last.
-        self.patch_pos = (nn.Parameter(torch.zeros(64, cfg.d_channels(8), 1, 1))
-                          if cfg.d_patch and cfg.d_patch_pos else None)
+        self.patch_pos = (
+            nn.Parameter(torch.zeros(64, cfg.d_channels(8), 1, 1)) if cfg.d_patch and cfg.d_patch_pos else None
+        )
         self.decoder = ReconDecoder(cfg.d_channels(8)) if cfg.d_recon else None
         self.reconstructs = self.decoder is not None
         self.coarse = CoarseHead(32, sn, bool(cfg.d_blur)) if cfg.d_coarse else None
@@ -305,7 +311,9 @@ class ResDiscriminator(nn.Module):
         ``works`` (B,) long: which training work each image should be of; a conditional D
         needs it."""
         if (works is None) != (self.work_proj is None):
-            raise ValueError("a conditional discriminator needs the works of its images, an unconditional one takes none")
+            raise ValueError(
+                "a conditional discriminator needs the works of its images, an unconditional one takes none"
+            )
         h = F.leaky_relu_(self.from_rgb(x), 0.2)
         patch = recon = None
         for block in self.blocks:

@@ -79,8 +79,9 @@ class StyleNet(nn.Module):
         if not self.noise_channels:
             return x
         if noise is None or noise.shape[-2:] != x.shape[-2:] or noise.shape[1] != self.noise_channels:
-            raise ValueError(f"this StyleNet needs noise ({self.noise_channels}, H, W) the size of the image; "
-                             "use make_noise()")
+            raise ValueError(
+                f"this StyleNet needs noise ({self.noise_channels}, H, W) the size of the image; use make_noise()"
+            )
         return torch.cat([x, noise.to(x.dtype).expand(x.shape[0], -1, -1, -1)], 1)
 
     def encode(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> list[torch.Tensor]:

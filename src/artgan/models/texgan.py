@@ -92,8 +92,10 @@ class TextureGenerator(nn.Module):
         out = [torch.randn(batch, self.cfg.z_ch, h // self.cell, w // self.cell, generator=gen)]
         for level in range(1, self.cfg.levels + 1):
             f = 2 ** (self.cfg.levels - level)
-            out += [torch.randn(batch, 1, h // (2 * f), w // (2 * f), generator=gen),
-                    torch.randn(batch, 1, h // f, w // f, generator=gen)]
+            out += [
+                torch.randn(batch, 1, h // (2 * f), w // (2 * f), generator=gen),
+                torch.randn(batch, 1, h // f, w // f, generator=gen),
+            ]
         return out
 
     def forward(self, noise: list[torch.Tensor]) -> torch.Tensor:
@@ -150,9 +152,12 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(2 * width, 4 * width, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(3, width, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2 * width, 4 * width, 3, 1, 1),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(4 * width, 1, 3, 1, 1),
         )
         self.apply(init_he)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -33,8 +33,29 @@ __all__ = [
 VGG19_ENV = "ARTGAN_VGG19"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's name for the ImageNet weights
 # Output channels of each conv, "M" for a 2x2 max pool: torchvision's configuration "E".
-_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-                               512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+_CFG: tuple[int | str, ...] = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 # Gatys et al.'s choice: style from the first ReLU of every block, content from relu4_2.
 DEFAULT_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -109,9 +130,11 @@ def _hub_checkpoints() -> Path:
 
 
 def _how_to_provide() -> str:
-    return (f"artgan never downloads weights: get torchvision's ImageNet VGG-19 file ({VGG19_FILE}) "
-            f"and pass --vgg-weights PATH (Python: load_vgg19(path)), set {VGG19_ENV}=PATH, "
-            f"or put it in {_hub_checkpoints()}")
+    return (
+        f"artgan never downloads weights: get torchvision's ImageNet VGG-19 file ({VGG19_FILE}) "
+        f"and pass --vgg-weights PATH (Python: load_vgg19(path)), set {VGG19_ENV}=PATH, "
+        f"or put it in {_hub_checkpoints()}"
+    )
 
 
 def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
@@ -124,7 +147,9 @@ def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise VGGWeightsError(f"VGG-19 weights: {p} (given as --vgg-weights / path) is not a file. {_how_to_provide()}")
+            raise VGGWeightsError(
+                f"VGG-19 weights: {p} (given as --vgg-weights / path) is not a file. {_how_to_provide()}"
+            )
         return p
     env = os.environ.get(VGG19_ENV)
     if env:
@@ -134,8 +159,9 @@ def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
         return p
     ckpts = _hub_checkpoints()
     # vgg19_bn-*.pth also matches vgg19*.pth but has batch-norm layers in between: skip it.
-    found = sorted(Path(f) for f in glob.glob(glob.escape(str(ckpts)) + "/vgg19*.pth")
-                   if not Path(f).name.startswith("vgg19_bn"))
+    found = sorted(
+        Path(f) for f in glob.glob(glob.escape(str(ckpts)) + "/vgg19*.pth") if not Path(f).name.startswith("vgg19_bn")
+    )
     found.sort(key=lambda f: f.name != VGG19_FILE)  # stable: torchvision's exact file first
     if found:
         return found[0]
@@ -155,7 +181,9 @@ def load_vgg19(path: str | os.PathLike | None = None) -> VGG19Features:
         # weights_only: a checkpoint is data; never run code from a file found on disk.
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for junk files
-        raise VGGWeightsError(f"{p}: cannot be read as a PyTorch weights file ({type(exc).__name__}: {exc}); {fix}") from exc
+        raise VGGWeightsError(
+            f"{p}: cannot be read as a PyTorch weights file ({type(exc).__name__}: {exc}); {fix}"
+        ) from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise VGGWeightsError(f"{p}: not a state dict (a mapping of names to tensors); {fix}")
     net = VGG19Features()
@@ -163,8 +191,11 @@ def load_vgg19(path: str | os.PathLike | None = None) -> VGG19Features:
     feats = {k: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}
     missing = [k for k in expected if k not in feats]
     unexpected = [k for k in feats if k not in expected]
-    wrong = [f"{k} is {tuple(v.shape)}, not {tuple(expected[k].shape)}"
-             for k, v in feats.items() if k in expected and v.shape != expected[k].shape]
+    wrong = [
+        f"{k} is {tuple(v.shape)}, not {tuple(expected[k].shape)}"
+        for k, v in feats.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
     if missing or unexpected or wrong:
         problems = []
         for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):

@@ -43,7 +43,7 @@ class Generator:
         self.train_config: dict | None = None  # the recipe it was trained with, when known
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, which: str = "latest") -> "Generator":
+    def from_pretrained(cls, path: str | os.PathLike, which: str = "latest") -> Generator:
         """Load from a model folder, a checkpoint folder or a run folder (its ``latest``
         checkpoint, or with ``which="best"`` the one with the lowest training-time SWD)."""
         folder = resolve_model_folder(path, which)
@@ -71,12 +71,20 @@ class Generator:
     @torch.no_grad()
     def render(self, z: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
         """Latents (N, z_dim) -> images (N, 3, R, R) in [-1, 1]. Batch-size independent."""
-        return torch.cat([self.net(chunk) for chunk in z.split(batch_size)]) if len(z) else z.new_empty(0, 3, self.resolution, self.resolution)
+        return (
+            torch.cat([self.net(chunk) for chunk in z.split(batch_size)])
+            if len(z)
+            else z.new_empty(0, 3, self.resolution, self.resolution)
+        )
 
     @overload
-    def __call__(self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["pil"] = ...) -> list[Image.Image]: ...
+    def __call__(
+        self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["pil"] = ...
+    ) -> list[Image.Image]: ...
     @overload
-    def __call__(self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["tensor"] = ...) -> torch.Tensor: ...
+    def __call__(
+        self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["tensor"] = ...
+    ) -> torch.Tensor: ...
 
     def __call__(self, n: int = 8, seed: int = 0, truncation: float = 1.0, output: str = "pil"):
         """Generate ``n`` images from seeds ``seed..seed+n-1``: PIL images or a tensor (n, 3, R, R)."""

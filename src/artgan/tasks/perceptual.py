@@ -31,8 +31,16 @@ from ..imaging import pil_to_tensor, tensor_to_pil
 from ..models.vgg import VGG19Features, find_vgg19_weights, load_vgg19
 from .stylize import _rgb, _ycbcr
 
-__all__ = ["NeuralStyle", "PerceptualLoss", "neural_style", "gram", "tv_loss", "STYLE_LAYERS", "CONTENT_LAYER",
-           "DEFAULT_STEPS"]
+__all__ = [
+    "NeuralStyle",
+    "PerceptualLoss",
+    "neural_style",
+    "gram",
+    "tv_loss",
+    "STYLE_LAYERS",
+    "CONTENT_LAYER",
+    "DEFAULT_STEPS",
+]
 
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
@@ -84,9 +92,16 @@ class PerceptualLoss:
     style image (3, h, w), through ``vgg``. Calling it returns the terms and their weighted
     ``total`` as 0-dim tensors (differentiable in the image)."""
 
-    def __init__(self, vgg: VGG19Features, content: torch.Tensor, style: torch.Tensor, *,
-                 content_weight: float = 1.0, style_weight: float = STYLE_WEIGHT,
-                 tv_weight: float = TV_WEIGHT) -> None:
+    def __init__(
+        self,
+        vgg: VGG19Features,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        *,
+        content_weight: float = 1.0,
+        style_weight: float = STYLE_WEIGHT,
+        tv_weight: float = TV_WEIGHT,
+    ) -> None:
         self.vgg = vgg
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         with torch.no_grad():
@@ -102,8 +117,9 @@ class PerceptualLoss:
         acts = self.vgg(x[None], STYLE_LAYERS + (CONTENT_LAYER,))
         content = (acts[CONTENT_LAYER] - self.content_target).pow(2).mean() / self.content_scale
         # Gatys weighs the style layers equally; relative errors make "equally" mean something.
-        style = sum((gram(acts[n]) - self.style_targets[n]).pow(2).mean() / self.style_scales[n]
-                    for n in STYLE_LAYERS) / len(STYLE_LAYERS)
+        style = sum(
+            (gram(acts[n]) - self.style_targets[n]).pow(2).mean() / self.style_scales[n] for n in STYLE_LAYERS
+        ) / len(STYLE_LAYERS)
         tv = tv_loss(x)
         terms = {"content": content, "style": style, "tv": tv}
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
@@ -149,14 +165,22 @@ def neural_style(
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
     h, w = _working_size(*content.shape[-2:], size)
     if min(h, w) < MIN_SIDE:
-        raise ValueError(f"the photo would be {w}x{h} px; VGG-19 needs at least {MIN_SIDE} px a side (give a larger --size)")
+        raise ValueError(
+            f"the photo would be {w}x{h} px; VGG-19 needs at least {MIN_SIDE} px a side (give a larger --size)"
+        )
     if max(h, w) > MAX_SIDE:
         raise ValueError(f"the photo is {w}x{h} px; give size <= {MAX_SIDE}")
     x0 = _resize(content.float(), h, w)
     k = math.sqrt(h * w / (style.shape[-2] * style.shape[-1]))
     style_h, style_w = max(MIN_SIDE, round(style.shape[-2] * k)), max(MIN_SIDE, round(style.shape[-1] * k))
-    loss_fn = PerceptualLoss(vgg, x0, _resize(style.float(), style_h, style_w), content_weight=content_weight,
-                             style_weight=style_weight, tv_weight=tv_weight)
+    loss_fn = PerceptualLoss(
+        vgg,
+        x0,
+        _resize(style.float(), style_h, style_w),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+    )
 
     from tqdm.auto import tqdm
 
@@ -175,8 +199,12 @@ def neural_style(
         if value < best["loss"]:
             best["loss"], best["x"] = value, x.detach().clone()
         bar.update(1)
-        bar.set_postfix(loss=f"{value:.4g}", style=f"{float(terms['style'].detach()):.3g}",
-                        content=f"{float(terms['content'].detach()):.3g}", refresh=False)
+        bar.set_postfix(
+            loss=f"{value:.4g}",
+            style=f"{float(terms['style'].detach()):.3g}",
+            content=f"{float(terms['content'].detach()):.3g}",
+            refresh=False,
+        )
         return value
 
     try:
@@ -184,8 +212,15 @@ def neural_style(
             # max_eval caps the loss evaluations at `steps`; max_iter is never the limit, so
             # the optimiser stops right after an evaluation and no final step goes unmeasured.
             # Tolerances are 0: the relative losses make per-pixel gradients tiny by design.
-            opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps + 1, max_eval=steps, history_size=50,
-                                    tolerance_grad=0.0, tolerance_change=0.0)
+            opt = torch.optim.LBFGS(
+                [x],
+                lr=1.0,
+                max_iter=steps + 1,
+                max_eval=steps,
+                history_size=50,
+                tolerance_grad=0.0,
+                tolerance_change=0.0,
+            )
             opt.step(evaluate)
         else:
             opt = torch.optim.Adam([x], lr=0.05 if lr is None else lr)
@@ -216,14 +251,23 @@ class NeuralStyle:
         self.weights = weights
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None) -> "NeuralStyle":
+    def from_pretrained(cls, path: str | os.PathLike | None = None) -> NeuralStyle:
         """Load VGG-19 from ``path``, ``$ARTGAN_VGG19`` or the torch hub cache (never downloads)."""
         p = find_vgg19_weights(path)
         return cls(load_vgg19(p), p)
 
-    def __call__(self, image: Image.Image | torch.Tensor, style: Image.Image | torch.Tensor,
-                 strength: float = 1.0, *, preserve_color: bool = False, size: int | None = None,
-                 steps: int = DEFAULT_STEPS, progress: bool = True, output: str = "pil") -> Image.Image | torch.Tensor:
+    def __call__(
+        self,
+        image: Image.Image | torch.Tensor,
+        style: Image.Image | torch.Tensor,
+        strength: float = 1.0,
+        *,
+        preserve_color: bool = False,
+        size: int | None = None,
+        steps: int = DEFAULT_STEPS,
+        progress: bool = True,
+        output: str = "pil",
+    ) -> Image.Image | torch.Tensor:
         """Stylise ``image`` with ``style`` (PIL, or tensors (3, H, W) in [-1, 1]).
 
         ``strength`` in [0, 1] blends from the photo (0) to the full result (1); ``size``

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence, overload
+from typing import Literal, overload
 
 import torch
 from PIL import Image
@@ -112,7 +113,7 @@ class Stylizer:
         return self.info.get("quality", {}).get("warning")
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "Stylizer":
+    def from_pretrained(cls, path: str | os.PathLike) -> Stylizer:
         """Load from a stylizer run folder (``train-stylizer --out``) or its ``model/`` folder."""
         folder = resolve_stylizer_folder(path)
         cfg, raw = read_stylizer_config(folder)
@@ -130,7 +131,7 @@ class Stylizer:
         cache: bool = True,
         out: str | os.PathLike | None = None,
         progress: bool = True,
-    ) -> "Stylizer":
+    ) -> Stylizer:
         """Train for the ``style`` image on ``contents`` (photo files; none = generic
         content) and return the model. With ``cache`` a model trained before on the same
         pixels and settings is reused (under ``cache_root()/stylizers``)."""
@@ -157,14 +158,38 @@ class Stylizer:
         return cls.from_pretrained(run)
 
     @overload
-    def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
-                 size: int | None = ..., seed: int = ..., output: Literal["pil"] = ...) -> Image.Image: ...
+    def __call__(
+        self,
+        image: Image.Image | torch.Tensor,
+        strength: float = ...,
+        *,
+        preserve_color: bool = ...,
+        size: int | None = ...,
+        seed: int = ...,
+        output: Literal["pil"] = ...,
+    ) -> Image.Image: ...
     @overload
-    def __call__(self, image: Image.Image | torch.Tensor, strength: float = ..., *, preserve_color: bool = ...,
-                 size: int | None = ..., seed: int = ..., output: Literal["tensor"] = ...) -> torch.Tensor: ...
+    def __call__(
+        self,
+        image: Image.Image | torch.Tensor,
+        strength: float = ...,
+        *,
+        preserve_color: bool = ...,
+        size: int | None = ...,
+        seed: int = ...,
+        output: Literal["tensor"] = ...,
+    ) -> torch.Tensor: ...
 
-    def __call__(self, image, strength: float = 1.0, *, preserve_color: bool = False, size: int | None = None,
-                 seed: int = 0, output: str = "pil"):
+    def __call__(
+        self,
+        image,
+        strength: float = 1.0,
+        *,
+        preserve_color: bool = False,
+        size: int | None = None,
+        seed: int = 0,
+        output: str = "pil",
+    ):
         """Stylise ``image`` (PIL, or a tensor (3, H, W) in [-1, 1]).
 
         ``strength`` in [0, 1] blends from the photo (0) to the full style (1);

@@ -18,6 +18,7 @@ from ..config import TextureConfig
 from ..imaging import tensor_to_pil
 from ..models.texgan import TextureGenerator
 from ..training.checkpoint import load_weights
+from ..training.console import say
 from ..training.texture import (
     exemplar_key,
     load_exemplar,
@@ -25,7 +26,6 @@ from ..training.texture import (
     resolve_texture_folder,
     train_texture,
 )
-from ..training.console import say
 
 # px: at 8192^2 one 16-channel full-size feature map is 4 GiB and about three are alive at
 # once (~12 GiB peak); tile larger sizes yourself.
@@ -58,7 +58,7 @@ class TextureSynth:
         self.info = info or {}  # config.json: exemplar name/size, training steps, quality
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "TextureSynth":
+    def from_pretrained(cls, path: str | os.PathLike) -> TextureSynth:
         """Load from a texture run folder (``train-texture --out``) or its ``model/`` folder."""
         folder = resolve_texture_folder(path)
         cfg, raw = read_texture_config(folder)
@@ -76,7 +76,7 @@ class TextureSynth:
         cache: bool = True,
         out: str | os.PathLike | None = None,
         progress: bool = True,
-    ) -> "TextureSynth":
+    ) -> TextureSynth:
         """Train on an image file (or ``region`` = (x, y, w, h) of it) and return the model.
 
         With ``cache``, a model trained before on the same pixels with the same settings is
@@ -104,14 +104,15 @@ class TextureSynth:
         return cls.from_pretrained(run)
 
     @overload
-    def __call__(self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ...,
-                 output: Literal["pil"] = ...) -> Image.Image: ...
+    def __call__(
+        self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ..., output: Literal["pil"] = ...
+    ) -> Image.Image: ...
     @overload
-    def __call__(self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ...,
-                 output: Literal["tensor"] = ...) -> torch.Tensor: ...
+    def __call__(
+        self, size: tuple[int, int] = ..., seed: int = ..., tileable: bool = ..., output: Literal["tensor"] = ...
+    ) -> torch.Tensor: ...
 
-    def __call__(self, size: tuple[int, int] = (512, 512), seed: int = 0, tileable: bool = False,
-                 output: str = "pil"):
+    def __call__(self, size: tuple[int, int] = (512, 512), seed: int = 0, tileable: bool = False, output: str = "pil"):
         """A texture of ``size`` = (height, width) px for ``seed``; ``tileable`` makes its
         left/right and top/bottom edges continue each other. Same seed and size, same pixels."""
         h, w = (int(v) for v in size)

@@ -74,8 +74,14 @@ def _train_config_dict(config: Any, nimg: int, extra: dict[str, Any] | None = No
     return cfg
 
 
-def write_folder(final: Path, *, config: dict[str, Any], modules: dict[str, torch.nn.Module],
-                 state: dict[str, Any] | None = None, files: dict[str, bytes] | None = None) -> Path:
+def write_folder(
+    final: Path,
+    *,
+    config: dict[str, Any],
+    modules: dict[str, torch.nn.Module],
+    state: dict[str, Any] | None = None,
+    files: dict[str, bytes] | None = None,
+) -> Path:
     """Write a model folder (``config.json``, ``<key>.safetensors`` per module, optional
     ``state.pt`` and extra ``files``) in a hidden temp folder beside ``final``, fsync it,
     and swap it in. If ``final`` exists it is parked as ``.old-<name>`` during the swap,
@@ -143,8 +149,9 @@ def save_checkpoint(
 BEST = "best"
 
 
-def save_model_folder(folder: Path, *, nimg: int, config: Any, G_ema: torch.nn.Module,
-                      extra: dict[str, Any] | None = None) -> Path:
+def save_model_folder(
+    folder: Path, *, nimg: int, config: Any, G_ema: torch.nn.Module, extra: dict[str, Any] | None = None
+) -> Path:
     """Write (or replace, crash-safely) a generation-only model folder: config.json with
     ``extra`` merged in, plus G_ema.safetensors."""
     return write_folder(folder, config=_train_config_dict(config, nimg, extra), modules={"G_ema": G_ema})
@@ -236,8 +243,9 @@ def read_task_config(folder: Path, task: str, what: str, how_to_train: str) -> d
     path = folder / "config.json"
     raw = read_config_json(folder)
     if raw.get("task") != task:
-        raise CheckpointError(f"{folder}: not a {what} (task {raw.get('task', 'generate')!r}); "
-                              f"train one with `{how_to_train}`")
+        raise CheckpointError(
+            f"{folder}: not a {what} (task {raw.get('task', 'generate')!r}); train one with `{how_to_train}`"
+        )
     if raw.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {raw.get('format_version')!r} is not supported; upgrade artgan")
     return raw
@@ -286,8 +294,9 @@ def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
     path = folder / "config.json"
     raw = read_config_json(folder)
     if raw.get("task") not in (None, "generate"):
-        raise CheckpointError(f"{folder}: a {raw['task']} model, not an image generator; "
-                              f"use it with `artgan {raw['task']} --model ...`")
+        raise CheckpointError(
+            f"{folder}: a {raw['task']} model, not an image generator; use it with `artgan {raw['task']} --model ...`"
+        )
     try:
         return read_model_file_dict(raw, str(path)), raw
     except ConfigError as exc:

@@ -34,13 +34,15 @@ from .checkpoint import (
     save_checkpoint,
     save_model_folder,
 )
-from .monitor import METRIC, QualityMonitor
-from .recipe import PATCH_MODE_MAX_IMAGES, resolve as resolve_recipe
-from .console import say as _say, stop_on_signals as _stop_on_signals
-from .memory import keep_freed_memory
+from .console import say as _say
+from .console import stop_on_signals as _stop_on_signals
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
-from .schedule import budget_progress, lr_scale, set_lr
+from .memory import keep_freed_memory
+from .monitor import METRIC, QualityMonitor
+from .recipe import PATCH_MODE_MAX_IMAGES
+from .recipe import resolve as resolve_recipe
 from .rundir import latest_run_dir, new_run_dir, truncate_stats
+from .schedule import budget_progress, lr_scale, set_lr
 from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
 
@@ -112,7 +114,8 @@ def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any
     if cfg.model.works and cfg.model.works != len(data.images):
         raise DatasetError(
             f"{cfg.data}: this run's model is conditioned on {cfg.model.works} training works, but the source now "
-            f"has {len(data.images)} usable images. Resume with the same images, or start a new run.")
+            f"has {len(data.images)} usable images. Resume with the same images, or start a new run."
+        )
     need = 1 if cfg.patch_mode else max(2, cfg.min_images)
     if len(data.images) < need:
         hint = "" if cfg.patch_mode else " (or pass --crop-size to train on patches of a single painting)"
@@ -142,8 +145,12 @@ def train(
     if resume not in (None, False):
         run_dir = resolve_resume(resume, out)
         saved = _load_run_config(run_dir)
-        cfg = replace(saved, kimg=cfg.kimg if cfg.kimg is not None else saved.kimg, minutes=cfg.minutes,
-                      threads=cfg.threads or saved.threads)  # threads belong to this machine
+        cfg = replace(
+            saved,
+            kimg=cfg.kimg if cfg.kimg is not None else saved.kimg,
+            minutes=cfg.minutes,
+            threads=cfg.threads or saved.threads,
+        )  # threads belong to this machine
         ckpt_folder = resolve_model_folder(run_dir)
         _say(f"resuming {run_dir} from {ckpt_folder.name}")
     else:
@@ -163,11 +170,17 @@ def train(
 
     if run_dir is None:
         run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
-        _write_run_config(run_dir, cfg, {"dataset": {"images": len(data.images), "rejected": len(data.rejected)},
-                                         "chosen_from_data": chosen})
+        _write_run_config(
+            run_dir,
+            cfg,
+            {"dataset": {"images": len(data.images), "rejected": len(data.rejected)}, "chosen_from_data": chosen},
+        )
     atomic_write_bytes(run_dir / "rejected.txt", data.report().encode())
     _say(f"run folder: {run_dir}")
-    _say(f"data: {len(data.images)} images from {cfg.data}" + (f", {len(data.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if data.rejected else ""))
+    _say(
+        f"data: {len(data.images)} images from {cfg.data}"
+        + (f", {len(data.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if data.rejected else "")
+    )
     for name, reason in data.rejected[:20]:
         _say(f"  skipped {name}: {reason}")
     if len(data.rejected) > 20:
@@ -178,8 +191,9 @@ def train(
             _say(f"  {name} = {text}")
     crop = cfg.crop_size or None
     sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=cfg.hflip)
-    monitor = (QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop)
-               if cfg.metric_kimg > 0 else None)
+    monitor = (
+        QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop) if cfg.metric_kimg > 0 else None
+    )
 
     # ---- models, optimisers, state
     torch.manual_seed(cfg.seed)
@@ -210,9 +224,19 @@ def train(
         truncate_stats(run_dir / "stats.jsonl", nimg / 1000, key="kimg")
 
     ctx = StepContext(
-        G=G, D=D, opt_G=opt_G, opt_D=opt_D, z_dim=cfg.model.z_dim, loss=cfg.loss, patch_weight=cfg.patch_weight,
-        augment_ops=tuple(cfg.augment), r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval,
-        channels_last=cfg.channels_last, reuse_fakes=cfg.reuse_fakes, ms_weight=cfg.ms_weight,
+        G=G,
+        D=D,
+        opt_G=opt_G,
+        opt_D=opt_D,
+        z_dim=cfg.model.z_dim,
+        loss=cfg.loss,
+        patch_weight=cfg.patch_weight,
+        augment_ops=tuple(cfg.augment),
+        r1_gamma=cfg.r1_gamma,
+        r1_interval=cfg.r1_interval,
+        channels_last=cfg.channels_last,
+        reuse_fakes=cfg.reuse_fakes,
+        ms_weight=cfg.ms_weight,
     )
     grid_z = seeds_to_z(list(range(cfg.grid * cfg.grid)), cfg.model.z_dim)
     samples_dir = run_dir / "samples"
@@ -223,9 +247,13 @@ def train(
 
     def state_dict() -> dict[str, Any]:
         return {
-            "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "ada": ada.state_dict(),
-            "nimg": torch.tensor(nimg), "step": torch.tensor(step),
-            "rng_torch": torch.get_rng_state(), "rng_data": data_gen.get_state(),
+            "opt_G": opt_G.state_dict(),
+            "opt_D": opt_D.state_dict(),
+            "ada": ada.state_dict(),
+            "nimg": torch.tensor(nimg),
+            "step": torch.tensor(step),
+            "rng_torch": torch.get_rng_state(),
+            "rng_data": data_gen.get_state(),
             # Python's RNG is unused in the loop; a fresh seed derived from the position keeps it reproducible.
             "rng_python_seed": torch.tensor(cfg.seed * 1_000_003 + step),
             **({"monitor": monitor.state_dict()} if monitor is not None else {}),
@@ -244,15 +272,26 @@ def train(
     def checkpoint() -> Path:
         calibrate()
         return save_checkpoint(
-            run_dir / "checkpoints", nimg=nimg, config=cfg,
-            modules={"G": G, "G_ema": G_ema, "D": D}, state=state_dict(), keep=cfg.keep_checkpoints,
+            run_dir / "checkpoints",
+            nimg=nimg,
+            config=cfg,
+            modules={"G": G, "G_ema": G_ema, "D": D},
+            state=state_dict(),
+            keep=cfg.keep_checkpoints,
         )
 
     def snapshot() -> None:
         calibrate()
         grid = _sample_grid(G_ema, grid_z, cfg.grid)
-        path = save_png(grid, samples_dir / f"fakes{int(nimg // 1000):06d}.png",
-                        metadata={"artgan:kind": "samples", "artgan:kimg": f"{nimg / 1000:.1f}", "artgan:seeds": f"0-{cfg.grid**2 - 1}"})
+        path = save_png(
+            grid,
+            samples_dir / f"fakes{int(nimg // 1000):06d}.png",
+            metadata={
+                "artgan:kind": "samples",
+                "artgan:kimg": f"{nimg / 1000:.1f}",
+                "artgan:seeds": f"0-{cfg.grid**2 - 1}",
+            },
+        )
         tb.image("samples", path.read_bytes(), grid.shape[1], grid.shape[2], step=nimg)
         tb.flush()
 
@@ -262,18 +301,29 @@ def train(
         calibrate()
         t0 = time.time()
         scores, improved = monitor.measure(G_ema, nimg / 1000)
-        row = {"kimg": round(nimg / 1000, 3), "step": step, "sec": round(time.time() - start_time, 1),
-               **{f"metric/{k}": round(v, 3) for k, v in scores.items()},
-               "metric/seconds": round(time.time() - t0, 2)}
+        row = {
+            "kimg": round(nimg / 1000, 3),
+            "step": step,
+            "sec": round(time.time() - start_time, 1),
+            **{f"metric/{k}": round(v, 3) for k, v in scores.items()},
+            "metric/seconds": round(time.time() - t0, 2),
+        }
         stats_f.write(json.dumps(row) + "\n")
         stats_f.flush()
         tb.scalars({k: v for k, v in row.items() if k.startswith("metric/")}, step=nimg)
         if improved:
-            save_model_folder(run_dir / "checkpoints" / BEST, nimg=nimg, config=cfg, G_ema=G_ema,
-                              extra={"metric": {METRIC: scores[METRIC], "n": cfg.metric_n}})
-        bar.write(f"{nimg / 1000:.1f} kimg: SWD {scores[METRIC]:.1f}"
-                  + (" (new best)" if improved else f" (best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"),
-                  file=sys.stderr)
+            save_model_folder(
+                run_dir / "checkpoints" / BEST,
+                nimg=nimg,
+                config=cfg,
+                G_ema=G_ema,
+                extra={"metric": {METRIC: scores[METRIC], "n": cfg.metric_n}},
+            )
+        bar.write(
+            f"{nimg / 1000:.1f} kimg: SWD {scores[METRIC]:.1f}"
+            + (" (new best)" if improved else f" (best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"),
+            file=sys.stderr,
+        )
 
     # ---- the loop
     if defaulted_budget:
@@ -290,8 +340,12 @@ def train(
     from tqdm.auto import tqdm
 
     bar = tqdm(
-        total=(budget_img - nimg) if budget_img else None, unit="img", unit_scale=True,
-        disable=not progress, dynamic_ncols=True, smoothing=0.05,
+        total=(budget_img - nimg) if budget_img else None,
+        unit="img",
+        unit_scale=True,
+        disable=not progress,
+        dynamic_ncols=True,
+        smoothing=0.05,
         # In a log file (no terminal) a line every 0.1 s is noise; every 30 s is plenty.
         mininterval=0.1 if sys.stderr.isatty() else 30.0,
     )
@@ -346,11 +400,15 @@ def train(
                     bar.total = int(nimg - start_nimg + rate * max(0.0, budget_sec - (time.time() - start_time)))
                 now = time.time()
                 if now - last_log >= cfg.log_seconds:
-                    row = _log_row(sums, n_sums, nimg, step, now - start_time, (nimg - start_nimg) / (now - loop_start), ada)
+                    row = _log_row(
+                        sums, n_sums, nimg, step, now - start_time, (nimg - start_nimg) / (now - loop_start), ada
+                    )
                     stats_f.write(json.dumps(row) + "\n")
                     stats_f.flush()
                     tb.scalars({k: v for k, v in row.items() if k not in ("kimg", "step")}, step=nimg)
-                    bar.set_postfix({"D": f"{row['loss/D']:.2f}", "G": f"{row['loss/G']:.2f}", "p": f"{ada.p:.2f}"}, refresh=False)
+                    bar.set_postfix(
+                        {"D": f"{row['loss/D']:.2f}", "G": f"{row['loss/G']:.2f}", "p": f"{ada.p:.2f}"}, refresh=False
+                    )
                     sums, n_sums, last_log = {}, 0, now
                 if nimg >= next_snap:
                     snapshot()
@@ -360,24 +418,41 @@ def train(
                     last_metric = nimg
                     next_metric += metric_img
                     if cfg.patience and monitor is not None and monitor.since_best >= cfg.patience:
-                        reason = (f"early stop: SWD has not improved for {monitor.since_best} evaluations "
-                                  f"(best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)")
+                        reason = (
+                            f"early stop: SWD has not improved for {monitor.since_best} evaluations "
+                            f"(best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"
+                        )
                         break
                 if nimg >= next_ckpt:
                     checkpoint()
                     next_ckpt += cfg.checkpoint_kimg * 1000
             bar.close()
             if n_sums:
-                row = _log_row(sums, n_sums, nimg, step, time.time() - start_time,
-                               (nimg - start_nimg) / max(time.time() - loop_start, 1e-6), ada)
+                row = _log_row(
+                    sums,
+                    n_sums,
+                    nimg,
+                    step,
+                    time.time() - start_time,
+                    (nimg - start_nimg) / max(time.time() - loop_start, 1e-6),
+                    ada,
+                )
                 stats_f.write(json.dumps(row) + "\n")
                 stats_f.flush()
             snapshot()
             if monitor is not None and last_metric != nimg:
                 measure()
             final = checkpoint()
-            summary = _summary(cfg, monitor, G_ema, nimg, step, time.time() - start_time,
-                               (nimg - start_nimg) / max(time.time() - loop_start, 1e-6), reason)
+            summary = _summary(
+                cfg,
+                monitor,
+                G_ema,
+                nimg,
+                step,
+                time.time() - start_time,
+                (nimg - start_nimg) / max(time.time() - loop_start, 1e-6),
+                reason,
+            )
             atomic_write_bytes(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     finally:
         bar.close()
@@ -389,28 +464,49 @@ def train(
         write_gallery(run_dir)
     except Exception as exc:  # noqa: BLE001 - a gallery glitch must not hide a finished run
         _say(f"warning: could not write the gallery page: {exc}")
-    _say(f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.1f} min; "
-         f"checkpoint: {final}")
+    _say(f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.1f} min; checkpoint: {final}")
     return run_dir
 
 
-def _summary(cfg: TrainConfig, monitor: QualityMonitor | None, G_ema: torch.nn.Module, nimg: int, step: int,
-             sec: float, rate: float, reason: str) -> dict[str, Any]:
+def _summary(
+    cfg: TrainConfig,
+    monitor: QualityMonitor | None,
+    G_ema: torch.nn.Module,
+    nimg: int,
+    step: int,
+    sec: float,
+    rate: float,
+    reason: str,
+) -> dict[str, Any]:
     """End-of-run figures for summary.json, plus the memorisation check (with a warning)."""
-    out: dict[str, Any] = {"kimg": round(nimg / 1000, 3), "step": step, "minutes": round(sec / 60, 2),
-                           "img_per_sec": round(rate, 2), "stopped": reason}
+    out: dict[str, Any] = {
+        "kimg": round(nimg / 1000, 3),
+        "step": step,
+        "minutes": round(sec / 60, 2),
+        "img_per_sec": round(rate, 2),
+        "stopped": reason,
+    }
     if monitor is not None:
         copies, median_ratio = monitor.copies(G_ema, fresh=False)  # measured at this nimg just before
-        out.update({"best_swd": round(monitor.best, 3), "best_kimg": monitor.best_kimg,
-                    "copies": copies, "nn_ratio_median": round(median_ratio, 3)})
+        out.update(
+            {
+                "best_swd": round(monitor.best, 3),
+                "best_kimg": monitor.best_kimg,
+                "copies": copies,
+                "nn_ratio_median": round(median_ratio, 3),
+            }
+        )
         if copies > 0:
-            _say(f"warning: {copies:.0%} of {cfg.metric_n} samples are near-copies of training crops: the generator "
-                 "is memorising. Use checkpoints/best, add images, or train on patches (--crop-size).")
+            _say(
+                f"warning: {copies:.0%} of {cfg.metric_n} samples are near-copies of training crops: the generator "
+                "is memorising. Use checkpoints/best, add images, or train on patches (--crop-size)."
+            )
     return out
 
 
-def _log_row(sums: dict[str, torch.Tensor], n: int, nimg: int, step: int, sec: float, rate: float,
-             ada: AdaptiveAugment) -> dict[str, float]:
+def _log_row(
+    sums: dict[str, torch.Tensor], n: int, nimg: int, step: int, sec: float, rate: float, ada: AdaptiveAugment
+) -> dict[str, float]:
     """Averages since the last log line; the only place the loop reads tensors back."""
     row: dict[str, float] = {"kimg": round(nimg / 1000, 3), "step": step, "sec": round(sec, 1)}
     for k, v in sums.items():

@@ -34,8 +34,9 @@ class QualityMonitor:
         crop_size: patch mode's crop size, so reals match what training sees.
     """
 
-    def __init__(self, images: list[torch.Tensor], resolution: int, z_dim: int, *, n: int = 256,
-                 crop_size: int | None = None) -> None:
+    def __init__(
+        self, images: list[torch.Tensor], resolution: int, z_dim: int, *, n: int = 256, crop_size: int | None = None
+    ) -> None:
         # Full-shorter-side crops without flips, as `artgan evaluate` uses; in patch mode,
         # patches of the size training draws.
         sampler = CropSampler(images, resolution, crop_size=crop_size, min_scale=1.0, hflip=False)
@@ -75,9 +76,11 @@ class QualityMonitor:
         return result.copy_fraction, float(result.ratios.median())
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": torch.tensor(self.best, dtype=torch.float64),
-                "best_kimg": torch.tensor(self.best_kimg, dtype=torch.float64),
-                "since_best": torch.tensor(self.since_best)}
+        return {
+            "best": torch.tensor(self.best, dtype=torch.float64),
+            "best_kimg": torch.tensor(self.best_kimg, dtype=torch.float64),
+            "since_best": torch.tensor(self.since_best),
+        }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
         self.best = float(st["best"])

@@ -60,13 +60,32 @@ from dataclasses import replace
 from ..config import TrainConfig
 from ..models import DEFAULT_FAMILY, FAMILIES
 
-AUTO_FIELDS = ("batch", "lr_g", "lr_d", "r1_gamma", "ema_kimg", "augment", "augment_p", "crop_size", "min_scale",
-               "loss", "reuse_fakes", "hflip", "condition")
+AUTO_FIELDS = (
+    "batch",
+    "lr_g",
+    "lr_d",
+    "r1_gamma",
+    "ema_kimg",
+    "augment",
+    "augment_p",
+    "crop_size",
+    "min_scale",
+    "loss",
+    "reuse_fakes",
+    "hflip",
+    "condition",
+)
 PATCH_MODE_MAX_IMAGES = 4
 
 
-def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | None = None,
-            crop_size: int | None = None, family: str = DEFAULT_FAMILY) -> dict[str, tuple[object, str]]:
+def suggest(
+    n_images: int,
+    resolution: int,
+    min_short_side: int,
+    batch: int | None = None,
+    crop_size: int | None = None,
+    family: str = DEFAULT_FAMILY,
+) -> dict[str, tuple[object, str]]:
     """{field: (value, reason)} for every field in :data:`AUTO_FIELDS`; a given ``batch``
     or ``crop_size`` is used for the rules that depend on it."""
     r = resolution
@@ -84,11 +103,16 @@ def suggest(n_images: int, resolution: int, min_short_side: int, batch: int | No
     }
     if n_images <= PATCH_MODE_MAX_IMAGES:
         crop = max(r, min_short_side // 3)
-        out["crop_size"] = (crop, f"patch mode: {n_images} image(s), crops of a third of the shorter side ({min_short_side} px)")
+        out["crop_size"] = (
+            crop,
+            f"patch mode: {n_images} image(s), crops of a third of the shorter side ({min_short_side} px)",
+        )
     else:
         out["crop_size"] = (0, f"{n_images} images: whole-image crops")
     patch = (crop_size if crop_size is not None else out["crop_size"][0]) > 0
-    out["min_scale"] = (0.6, "patch mode: multi-scale patches") if patch else (1.0, "whole-image crops: whole works, no zoom")
+    out["min_scale"] = (
+        (0.6, "patch mode: multi-scale patches") if patch else (1.0, "whole-image crops: whole works, no zoom")
+    )
     out["loss"] = (FAMILIES[family].loss, f"{family}'s loss")
     reuse = FAMILIES[family].reuse_fakes
     out["reuse_fakes"] = (reuse, f"{family}: " + ("G's step reuses D's fakes" if reuse else "G draws fresh fakes"))
@@ -104,8 +128,9 @@ def resolve(cfg: TrainConfig, n_images: int, min_short_side: int) -> tuple[Train
     """Fill the ``None`` fields of ``cfg``; returns the new config and {field: "value (reason)"}."""
     chosen: dict[str, str] = {}
     updates: dict[str, object] = {}
-    for name, (value, why) in suggest(n_images, cfg.model.resolution, min_short_side, cfg.batch, cfg.crop_size,
-                                          cfg.model.family).items():
+    for name, (value, why) in suggest(
+        n_images, cfg.model.resolution, min_short_side, cfg.batch, cfg.crop_size, cfg.model.family
+    ).items():
         if getattr(cfg, name) is None:
             updates[name] = value
             shown = f"{value:g}" if isinstance(value, float) else ",".join(value) if isinstance(value, tuple) else value

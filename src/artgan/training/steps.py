@@ -55,8 +55,9 @@ def _works(G: nn.Module, z: torch.Tensor | None) -> dict[str, torch.Tensor]:
     return {"works": G.work_of(z)}
 
 
-def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int,
-           works: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def d_step(
+    ctx: StepContext, real: torch.Tensor, p: float, step: int, works: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Update D on a real batch (B, 3, R, R) and as many fakes. ``works`` (B,): the training
     work of each real, for a conditional G/D. Returns detached stats; with
     ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, and ``"_z"``, their
@@ -95,8 +96,11 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int,
             recon = recon[:b]
         real_logits, fake_logits, real_seen = logits[:b], logits[b:], both[:b]
     loss = d_loss(real_logits, fake_logits, ctx.loss, ctx.patch_weight)
-    stats = {"loss/D": loss.detach(), "D/real": image_logits(real_logits).detach().mean(),
-             "D/fake": image_logits(fake_logits).detach().mean()}
+    stats = {
+        "loss/D": loss.detach(),
+        "D/real": image_logits(real_logits).detach().mean(),
+        "D/fake": image_logits(fake_logits).detach().mean(),
+    }
     if recon is not None:
         rec = recon_loss(recon, real_seen)
         loss = loss + ctx.recon_weight * rec
@@ -116,8 +120,9 @@ def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int,
     return stats
 
 
-def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None,
-           z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def g_step(
+    ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None, z: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Update G through D (whose parameters get no gradients). ``fake`` (B, 3, R, R): fakes
     still attached to G's graph (from :func:`d_step`), drawn from ``z`` (B, z_dim); else G
     draws new ones. Returns detached stats."""

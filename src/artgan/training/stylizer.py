@@ -24,9 +24,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -38,13 +39,20 @@ from ..losses import d_loss, g_loss, patch_nce, patch_swd, r1_penalty
 from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
 from ..models.stylenet import PatchProjector, StyleNet
 from ..models.texgan import MultiScaleDiscriminator
-from .checkpoint import (load_state, load_weights, parse_section, pixels_key, read_task_config, resolve_run_model,
-                         write_folder)
-from .rundir import truncate_stats
-from .ticker import Ticker
+from .checkpoint import (
+    load_state,
+    load_weights,
+    parse_section,
+    pixels_key,
+    read_task_config,
+    resolve_run_model,
+    write_folder,
+)
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
+from .rundir import truncate_stats
+from .ticker import Ticker
 
 TASK = "stylize"
 MODEL_DIR = "model"
@@ -64,7 +72,9 @@ def fit_long_side(img: torch.Tensor, side: int, *, multiple: int = 1) -> torch.T
     nh, nw = max(multiple, round(h * s / multiple) * multiple), max(multiple, round(w * s / multiple) * multiple)
     if (nh, nw) == (h, w):
         return img
-    return F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)[0].clamp(-1, 1)
+    return F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)[0].clamp(
+        -1, 1
+    )
 
 
 def _shrink(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -160,8 +170,9 @@ def steer_content_scale(scale: float, ssim: float, target: float) -> float:
     return min(hi, max(lo, scale * math.exp(TARGET_SSIM_GAIN * (target - ssim))))
 
 
-def _d_loss(D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float,
-            kind: str) -> torch.Tensor:
+def _d_loss(
+    D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float, kind: str
+) -> torch.Tensor:
     """D's ``kind`` loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its
     scales; with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
     real.requires_grad_(r1_gamma > 0)
@@ -177,8 +188,15 @@ def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor, kind: str) -> torch.T
     return sum(g_loss(f.flatten(), kind) for f in D(fake)) / D.scales
 
 
-def _nce(G: StyleNet, proj: PatchProjector, x_feats: list[torch.Tensor], y: torch.Tensor,
-         noise: torch.Tensor | None, n: int, gen: torch.Generator) -> torch.Tensor:
+def _nce(
+    G: StyleNet,
+    proj: PatchProjector,
+    x_feats: list[torch.Tensor],
+    y: torch.Tensor,
+    noise: torch.Tensor | None,
+    n: int,
+    gen: torch.Generator,
+) -> torch.Tensor:
     """PatchNCE between the input's encoder maps and the output's, averaged over maps."""
     places = proj.places(x_feats, n, gen)
     keys = proj([f.detach() for f in x_feats], places)
@@ -286,18 +304,42 @@ def train_stylizer(
     digest = hashlib.sha256()
     for s in styles:
         digest.update(png_bytes(s) if not one_style else style_png)
-    meta = {"name": name, "images": len(styles), "size": list(styles[0].shape[-2:]), "sha256": digest.hexdigest(),
-            "contents": len(user_contents)}
+    meta = {
+        "name": name,
+        "images": len(styles),
+        "size": list(styles[0].shape[-2:]),
+        "sha256": digest.hexdigest(),
+        "contents": len(user_contents),
+    }
 
     def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
-        config: dict[str, Any] = {"format_version": FORMAT_VERSION, "task": TASK, "stylizer": to_dict(cfg),
-                                  "style": meta, "step": step, "seconds": round(total_seconds, 1), "complete": final}
+        config: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "task": TASK,
+            "stylizer": to_dict(cfg),
+            "style": meta,
+            "step": step,
+            "seconds": round(total_seconds, 1),
+            "complete": final,
+        }
         if quality:
             config["quality"] = quality
-        st = {"step": step, "seconds": total_seconds, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-              "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "content_scale": content_scale}
-        return write_folder(run / MODEL_DIR, config=config, modules={"G_ema": G_ema, **modules}, state=st,
-                            files={"style.png": style_png} if one_style else {})
+        st = {
+            "step": step,
+            "seconds": total_seconds,
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "gen": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "content_scale": content_scale,
+        }
+        return write_folder(
+            run / MODEL_DIR,
+            config=config,
+            modules={"G_ema": G_ema, **modules},
+            state=st,
+            files={"style.png": style_png} if one_style else {},
+        )
 
     def real_crops(n: int) -> torch.Tensor:
         idx = torch.randint(len(styles), (n,), generator=gen).tolist()
@@ -321,10 +363,14 @@ def train_stylizer(
         return max(by_time, step / cfg.steps if cfg.steps else 0.0)
 
     what = name if one_style else f"{name} ({len(styles)} style images)"
-    say(f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
-        f"content kept by {cfg.content}" + (f" (tone {cfg.tone})" if "luma" in terms else "")
+    say(
+        f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
+        f"content kept by {cfg.content}"
+        + (f" (tone {cfg.tone})" if "luma" in terms else "")
         + (f", weight steered towards content SSIM {cfg.target_ssim:g}, " if cfg.target_ssim is not None else ", ")
-        + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps") + (f" (resuming at step {step})" if step else ""))
+        + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps")
+        + (f" (resuming at step {step})" if step else "")
+    )
     names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms), "content_scale"]
     if cfg.swd_weight:
         names.append("loss/swd")
@@ -365,7 +411,10 @@ def train_stylizer(
                     else:  # cycle: both ways round, and the way back must fool the photo critic
                         Gb = modules["G_back"]
                         adv = adv + _g_adv(modules["D_back"], back, cfg.loss)
-                        parts.append(cfg.cycle_weight * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean()))
+                        parts.append(
+                            cfg.cycle_weight
+                            * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean())
+                        )
                 loss_g = adv + content_scale * sum(parts)
                 if cfg.swd_weight:
                     style_term = patch_swd(y, real, gen)
@@ -397,8 +446,10 @@ def train_stylizer(
     if problems and healthy:
         # Only G_ema goes back: G, D and the optimisers keep their live (collapsed) state, so
         # a resumed run continues from there, not from the healthy step.
-        say(f"at step {step} G_ema looks collapsed ({' and '.join(problems)}); "
-            f"going back to its last healthy state, step {healthy['step']}")
+        say(
+            f"at step {step} G_ema looks collapsed ({' and '.join(problems)}); "
+            f"going back to its last healthy state, step {healthy['step']}"
+        )
         G_ema.load_state_dict(healthy["weights"])
         rolled = {"from_step": step, "to_step": healthy["step"]}
         quality = measure(G_ema, styles[:4], evals)
@@ -411,9 +462,11 @@ def train_stylizer(
     # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
     folder = save(seconds, final=reason == "budget reached", quality=quality)
     write_preview(G_ema, evals, run / "preview.png")
-    say(f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
+    say(
+        f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
         f"(unstylised {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
-        f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}")
+        f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}"
+    )
     if warning:
         say(f"warning: {warning}")
     return folder
@@ -429,8 +482,10 @@ def collapse_problems(quality: dict[str, float]) -> list[str]:
     problems = []
     # The style test needs the style distance, which :func:`health` does not compute.
     if "style_distance" in quality and quality["style_distance"] >= quality["style_distance_input"]:
-        problems.append(f"its outputs are further from the style ({quality['style_distance']:.0f}) "
-                        f"than the unstylised photos ({quality['style_distance_input']:.0f})")
+        problems.append(
+            f"its outputs are further from the style ({quality['style_distance']:.0f}) "
+            f"than the unstylised photos ({quality['style_distance_input']:.0f})"
+        )
     if quality["edge_f1"] < COLLAPSE_EDGE_F1:
         problems.append(f"it keeps almost none of the photos' edges (edge F1 {quality['edge_f1']:.2f})")
     if quality["content_ssim"] < COLLAPSE_SSIM:
@@ -445,9 +500,12 @@ def collapse_warning(quality: dict[str, float]) -> str | None:
     problems = collapse_problems(quality)
     if not problems:
         return None
-    return ("training may have collapsed: " + " and ".join(problems)
-            + ". Look at preview.png; retrain with a lower learning rate (StylizerConfig.lr, default 2e-4) "
-            "or another training seed.")
+    return (
+        "training may have collapsed: "
+        + " and ".join(problems)
+        + ". Look at preview.png; retrain with a lower learning rate (StylizerConfig.lr, default 2e-4) "
+        "or another training seed."
+    )
 
 
 @torch.no_grad()
@@ -470,8 +528,9 @@ def is_healthy(h: dict[str, float]) -> bool:
 
 
 @torch.no_grad()
-def apply(G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0, *,
-          recolour: bool = True) -> torch.Tensor:
+def apply(
+    G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0, *, recolour: bool = True
+) -> torch.Tensor:
     """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W).
     ``noise`` (1, k, H, W) for G's noise channels; by default drawn from ``seed``.
     ``recolour``: move it onto G's palette first (False for a tile of an image that
@@ -490,8 +549,13 @@ def apply(G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed:
 
 
 @torch.no_grad()
-def measure_each(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
-                 side: int = 256, n: int = 128) -> list[dict[str, float]]:
+def measure_each(
+    G: StyleNet,
+    style: torch.Tensor | Sequence[torch.Tensor],
+    contents: Sequence[torch.Tensor],
+    side: int = 256,
+    n: int = 128,
+) -> list[dict[str, float]]:
     """Per content image (scaled to ``side`` px on its longer side): style distance of the
     output and of the unstylised input to the style (``n`` crops a side; for several style
     images, the mean over them), their ratio, content SSIM and edge F1."""
@@ -505,21 +569,40 @@ def measure_each(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], cont
             patch = min(64, *c.shape[-2:], *s.shape[-2:])
             out += style_distance(y, s, patch=patch, n=n) / len(styles)
             inp += style_distance(c, s, patch=patch, n=n) / len(styles)
-        rows.append({"style_distance": out, "style_distance_input": inp, "style_ratio": out / max(inp, 1e-8),
-                     "content_ssim": content_ssim(y, c), "edge_f1": edge_f1(y, c), "contrast": contrast(y, c)})
+        rows.append(
+            {
+                "style_distance": out,
+                "style_distance_input": inp,
+                "style_ratio": out / max(inp, 1e-8),
+                "content_ssim": content_ssim(y, c),
+                "edge_f1": edge_f1(y, c),
+                "contrast": contrast(y, c),
+            }
+        )
     return rows
 
 
-def measure(G: StyleNet, style: torch.Tensor | Sequence[torch.Tensor], contents: Sequence[torch.Tensor],
-            side: int = 256, n: int = 128) -> dict[str, float]:
+def measure(
+    G: StyleNet,
+    style: torch.Tensor | Sequence[torch.Tensor],
+    contents: Sequence[torch.Tensor],
+    side: int = 256,
+    n: int = 128,
+) -> dict[str, float]:
     """The means of :func:`measure_each` over ``contents`` (``style_ratio`` is the ratio of
     the mean distances), with the image count and side."""
     rows = measure_each(G, style, contents, side, n)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-    return {"style_distance": round(mean["style_distance"], 2), "style_distance_input": round(mean["style_distance_input"], 2),
-            "style_ratio": round(mean["style_distance"] / max(mean["style_distance_input"], 1e-8), 3),
-            "content_ssim": round(mean["content_ssim"], 3), "edge_f1": round(mean["edge_f1"], 3),
-            "contrast": round(mean["contrast"], 3), "images": len(rows), "side": side}
+    return {
+        "style_distance": round(mean["style_distance"], 2),
+        "style_distance_input": round(mean["style_distance_input"], 2),
+        "style_ratio": round(mean["style_distance"] / max(mean["style_distance_input"], 1e-8), 3),
+        "content_ssim": round(mean["content_ssim"], 3),
+        "edge_f1": round(mean["edge_f1"], 3),
+        "contrast": round(mean["contrast"], 3),
+        "images": len(rows),
+        "side": side,
+    }
 
 
 @torch.no_grad()
@@ -535,5 +618,19 @@ def write_preview(G: StyleNet, contents: Sequence[torch.Tensor], path: Path, sid
     save_png(make_grid(torch.stack(cells), nrow=len(ins), pad=4), path)
 
 
-__all__ = ["train_stylizer", "read_stylizer_config", "resolve_stylizer_folder", "stylizer_key", "apply",
-           "collapse_problems", "collapse_warning", "health", "is_healthy", "measure", "measure_each", "fit_long_side", "content_loss", "MODEL_DIR"]
+__all__ = [
+    "train_stylizer",
+    "read_stylizer_config",
+    "resolve_stylizer_folder",
+    "stylizer_key",
+    "apply",
+    "collapse_problems",
+    "collapse_warning",
+    "health",
+    "is_healthy",
+    "measure",
+    "measure_each",
+    "fit_long_side",
+    "content_loss",
+    "MODEL_DIR",
+]

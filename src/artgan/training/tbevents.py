@@ -132,17 +132,19 @@ def _scalar_value(tag: str, value: float) -> bytes:
 def _image_value(tag: str, png: bytes, height: int, width: int, colorspace: int) -> bytes:
     """Encode one ``Summary.Value`` holding a ``Summary.Image``."""
     image = (
-        _key(1, _VARINT) + _varint(int(height))
-        + _key(2, _VARINT) + _varint(int(width))
-        + _key(3, _VARINT) + _varint(int(colorspace))
+        _key(1, _VARINT)
+        + _varint(int(height))
+        + _key(2, _VARINT)
+        + _varint(int(width))
+        + _key(3, _VARINT)
+        + _varint(int(colorspace))
         + _len_field(4, bytes(png))
     )
     body = _len_field(1, tag.encode("utf-8")) + _len_field(4, image)
     return _len_field(1, body)
 
 
-def _event(wall_time: float, step: int, *, summary: bytes | None = None,
-           file_version: str | None = None) -> bytes:
+def _event(wall_time: float, step: int, *, summary: bytes | None = None, file_version: str | None = None) -> bytes:
     """Encode an ``Event``; ``summary`` is the already-encoded ``Summary`` body."""
     msg = _key(1, _FIXED64) + struct.pack("<d", wall_time)
     if step:  # proto3 omits default values; readers treat a missing step as 0
@@ -157,8 +159,7 @@ def _event(wall_time: float, step: int, *, summary: bytes | None = None,
 def _frame(data: bytes) -> bytes:
     """Wrap one serialised message in a TFRecord frame."""
     header = struct.pack("<Q", len(data))
-    return (header + struct.pack("<I", masked_crc32c(header))
-            + data + struct.pack("<I", masked_crc32c(data)))
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
 
 
 # ----------------------------------------------------------------------------- writer
@@ -182,8 +183,7 @@ class EventWriter:
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         now = time.time()
-        name = (f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}"
-                f".{os.getpid()}.{next(_writer_ids)}")
+        name = f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}.{os.getpid()}.{next(_writer_ids)}"
         self.path = self.logdir / name
         # Append mode: never truncate an existing file, even if a name ever collides.
         self._file: BinaryIO | None = open(self.path, "ab")
@@ -208,8 +208,7 @@ class EventWriter:
         summary = b"".join(_scalar_value(tag, float(v)) for tag, v in values.items())
         self._write(_event(time.time(), step, summary=summary))
 
-    def image(self, tag: str, png_bytes: bytes, height: int, width: int, step: int,
-              *, colorspace: int = 3) -> None:
+    def image(self, tag: str, png_bytes: bytes, height: int, width: int, step: int, *, colorspace: int = 3) -> None:
         """Log an already-encoded PNG of ``height`` x ``width`` pixels.
 
         ``colorspace`` is the channel count TensorBoard expects: 1 grey, 3 RGB, 4 RGBA.
@@ -232,12 +231,14 @@ class EventWriter:
     def __enter__(self) -> EventWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
 # ----------------------------------------------------------------------------- reader
+
 
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
@@ -269,10 +270,10 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
             value, pos = _read_varint(buf, pos)
         elif wire in (_FIXED64, _FIXED32):
             size = 8 if wire == _FIXED64 else 4
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         elif wire == _LEN:
             size, pos = _read_varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
         if pos > len(buf):
@@ -282,8 +283,7 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
 
 
 def _parse_event(data: bytes) -> dict[str, Any]:
-    event: dict[str, Any] = {"wall_time": 0.0, "step": 0, "scalars": {}, "images": {},
-                             "file_version": None}
+    event: dict[str, Any] = {"wall_time": 0.0, "step": 0, "scalars": {}, "images": {}, "file_version": None}
     for field, wire, value in _fields(data):
         if field == 1 and wire == _FIXED64:
             event["wall_time"] = struct.unpack("<d", value)[0]
@@ -329,9 +329,9 @@ def read_events(path: str | os.PathLike[str], *, strict: bool = True) -> list[di
             if not strict:
                 break
             raise ValueError(f"{path}: truncated record header at byte {pos}")
-        header = buf[pos:pos + 8]
+        header = buf[pos : pos + 8]
         (length,) = struct.unpack("<Q", header)
-        (header_crc,) = struct.unpack("<I", buf[pos + 8:pos + 12])
+        (header_crc,) = struct.unpack("<I", buf[pos + 8 : pos + 12])
         if masked_crc32c(header) != header_crc:
             raise ValueError(f"{path}: corrupted record length at byte {pos} (CRC mismatch)")
         end = pos + 12 + length + 4
@@ -339,8 +339,8 @@ def read_events(path: str | os.PathLike[str], *, strict: bool = True) -> list[di
             if not strict:
                 break
             raise ValueError(f"{path}: truncated record at byte {pos}")
-        data = buf[pos + 12:pos + 12 + length]
-        (data_crc,) = struct.unpack("<I", buf[end - 4:end])
+        data = buf[pos + 12 : pos + 12 + length]
+        (data_crc,) = struct.unpack("<I", buf[end - 4 : end])
         if masked_crc32c(data) != data_crc:
             raise ValueError(f"{path}: corrupted record data at byte {pos} (CRC mismatch)")
         events.append(_parse_event(data))

@@ -27,20 +27,28 @@ from typing import Any
 
 import torch
 
+from .. import __version__
 from ..config import FORMAT_VERSION, TextureConfig, texture_config_from_dict, to_dict
 from ..data.crops import random_crops, wrapped_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
 from ..losses import d_loss, g_loss, r1_penalty
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
-from .. import __version__
 from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
-from .checkpoint import (CheckpointError, load_state, load_weights, parse_section, pixels_key, read_task_config,
-                         resolve_run_model, write_folder)
-from .rundir import truncate_stats
-from .ticker import Ticker
+from .checkpoint import (
+    CheckpointError,
+    load_state,
+    load_weights,
+    parse_section,
+    pixels_key,
+    read_task_config,
+    resolve_run_model,
+    write_folder,
+)
 from .console import say, stop_on_signals
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
+from .rundir import truncate_stats
+from .ticker import Ticker
 
 TASK = "texture"
 MODEL_DIR = "model"
@@ -53,7 +61,7 @@ class TextureError(ValueError):
 
 
 def parse_region(text: str) -> tuple[int, int, int, int]:
-    """"x,y,w,h" -> (x, y, w, h) in pixels."""
+    """ "x,y,w,h" -> (x, y, w, h) in pixels."""
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
@@ -99,8 +107,10 @@ def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
     path = folder / "config.json"
     raw = read_task_config(folder, TASK, "texture model", "artgan train-texture EXEMPLAR --out RUN")
     if raw.get("arch_version", ARCH_VERSION) != ARCH_VERSION:
-        raise CheckpointError(f"{path}: a texture model from another version of the network "
-                              f"({raw.get('arch_version')} vs {ARCH_VERSION}); train it again")
+        raise CheckpointError(
+            f"{path}: a texture model from another version of the network "
+            f"({raw.get('arch_version')} vs {ARCH_VERSION}); train it again"
+        )
     return parse_section(folder, raw, "texture", texture_config_from_dict), raw
 
 
@@ -129,8 +139,9 @@ def train_texture(
     if resume:
         folder = resolve_texture_folder(run)
         saved_cfg, raw = read_texture_config(folder)
-        cfg = replace(saved_cfg, minutes=cfg.minutes, steps=cfg.steps if cfg.steps else saved_cfg.steps,
-                      threads=cfg.threads)
+        cfg = replace(
+            saved_cfg, minutes=cfg.minutes, steps=cfg.steps if cfg.steps else saved_cfg.steps, threads=cfg.threads
+        )
         exemplar = pil_to_tensor(load_image(folder / "exemplar.png"))
         name = raw.get("exemplar", {}).get("name", name)
         state = load_state(folder)
@@ -142,8 +153,10 @@ def train_texture(
     if cfg.patch == 0:
         cfg = replace(cfg, patch=choose_patch(h, w))
     if cfg.patch > min(h, w) - 16:
-        raise TextureError(f"patch {cfg.patch} px leaves too few distinct crops of the {w}x{h} exemplar; "
-                           f"use --patch {max(16, (min(h, w) - 16) // 8 * 8)} or less")
+        raise TextureError(
+            f"patch {cfg.patch} px leaves too few distinct crops of the {w}x{h} exemplar; "
+            f"use --patch {max(16, (min(h, w) - 16) // 8 * 8)} or less"
+        )
     cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -179,22 +192,42 @@ def train_texture(
 
     def save(total_seconds: float, final: bool = False, quality: dict[str, Any] | None = None) -> Path:
         config = {
-            "format_version": FORMAT_VERSION, "task": TASK, "family": "texgan", "arch_version": ARCH_VERSION,
-            "artgan_version": __version__, "texture": to_dict(cfg), "exemplar": meta,
-            "step": step, "seconds": round(total_seconds, 1), "complete": final,
+            "format_version": FORMAT_VERSION,
+            "task": TASK,
+            "family": "texgan",
+            "arch_version": ARCH_VERSION,
+            "artgan_version": __version__,
+            "texture": to_dict(cfg),
+            "exemplar": meta,
+            "step": step,
+            "seconds": round(total_seconds, 1),
+            "complete": final,
         }
         if quality:
             config["quality"] = quality
-        st = {"step": step, "seconds": total_seconds, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-              "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}
-        return write_folder(run / MODEL_DIR, config=config, modules={"G_ema": G_ema, "G": G, "D": D}, state=st,
-                            files={"exemplar.png": ex_png})
+        st = {
+            "step": step,
+            "seconds": total_seconds,
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "gen": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        return write_folder(
+            run / MODEL_DIR,
+            config=config,
+            modules={"G_ema": G_ema, "G": G, "D": D},
+            state=st,
+            files={"exemplar.png": ex_png},
+        )
 
     budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
     say(
         f"training a texture model on {name} ({w}x{h}): D crops {cfg.patch} px at {D.scales} scale(s), "
-        f"canvases {canvas} px, " + (f"{cfg.minutes:g} min" if cfg.minutes else "")
-        + (" / " if cfg.minutes and cfg.steps else "") + (f"{cfg.steps} steps" if cfg.steps else "")
+        f"canvases {canvas} px, "
+        + (f"{cfg.minutes:g} min" if cfg.minutes else "")
+        + (" / " if cfg.minutes and cfg.steps else "")
+        + (f"{cfg.steps} steps" if cfg.steps else "")
         + (f" (resuming at step {step})" if step else "")
     )
     reason = "budget reached"
@@ -260,8 +293,13 @@ def measure(G: TextureGenerator, exemplar: torch.Tensor, cfg: TextureConfig, n: 
     s = texture_swd(samples, exemplar, patch=side)["swd/avg"]
     ref = halves_swd(exemplar, patch=side)["swd/avg"]
     seam = float(seam_error(samples).mean())
-    return {"swd": round(s, 2), "halves_swd": round(ref, 2), "swd_ratio": round(s / max(ref, 1e-8), 3),
-            "seam_error": round(seam, 3), "patch": side}
+    return {
+        "swd": round(s, 2),
+        "halves_swd": round(ref, 2),
+        "swd_ratio": round(s / max(ref, 1e-8), 3),
+        "seam_error": round(seam, 3),
+        "patch": side,
+    }
 
 
 @torch.no_grad()
@@ -282,6 +320,14 @@ def write_preview(G: TextureGenerator, exemplar: torch.Tensor, path: Path, cfg: 
 
 
 __all__ = [
-    "TextureError", "train_texture", "load_exemplar", "parse_region", "choose_patch", "exemplar_key",
-    "measure", "resolve_texture_folder", "read_texture_config", "MODEL_DIR",
+    "TextureError",
+    "train_texture",
+    "load_exemplar",
+    "parse_region",
+    "choose_patch",
+    "exemplar_key",
+    "measure",
+    "resolve_texture_folder",
+    "read_texture_config",
+    "MODEL_DIR",
 ]

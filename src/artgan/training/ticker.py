@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -24,13 +24,26 @@ class Ticker:
     every ``save_seconds``. Use as a context manager, so the bar and file always close.
     """
 
-    def __init__(self, stats_path: Path, names: Sequence[str], budget: float, seconds: float,
-                 save: Callable[[float], object], progress: bool, save_seconds: float = SAVE_SECONDS) -> None:
+    def __init__(
+        self,
+        stats_path: Path,
+        names: Sequence[str],
+        budget: float,
+        seconds: float,
+        save: Callable[[float], object],
+        progress: bool,
+        save_seconds: float = SAVE_SECONDS,
+    ) -> None:
         from tqdm.auto import tqdm
 
         self.names, self.seconds, self.save, self.save_seconds = list(names), seconds, save, save_seconds
-        self.bar = tqdm(total=None if budget == float("inf") else int(budget), unit="s", disable=not progress,
-                        dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")
+        self.bar = tqdm(
+            total=None if budget == float("inf") else int(budget),
+            unit="s",
+            disable=not progress,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}",
+        )
         self.stats = open(stats_path, "a", encoding="utf-8")
         self.start = self.last_log = self.last_tick = self.last_save = time.time()
         self.sums = torch.zeros(len(self.names))
@@ -47,13 +60,17 @@ class Ticker:
         now = time.time()
         if now - self.last_log >= LOG_SECONDS:
             mean = (self.sums / self.n).tolist()
-            row = {"step": step, "sec": round(self.seconds + now - self.start, 1),
-                   **{k: round(v, 4) for k, v in zip(self.names, mean)},
-                   "steps_per_sec": round(self.n / (now - self.last_log), 2)}
+            row = {
+                "step": step,
+                "sec": round(self.seconds + now - self.start, 1),
+                **{k: round(v, 4) for k, v in zip(self.names, mean)},
+                "steps_per_sec": round(self.n / (now - self.last_log), 2),
+            }
             self.stats.write(json.dumps(row) + "\n")
             self.stats.flush()
-            self.bar.set_postfix_str(f"step {step}, " + ", ".join(f"{k.split('/')[-1]} {v:.2f}"
-                                                                  for k, v in zip(self.names, mean)))
+            self.bar.set_postfix_str(
+                f"step {step}, " + ", ".join(f"{k.split('/')[-1]} {v:.2f}" for k, v in zip(self.names, mean))
+            )
             self.sums.zero_()
             self.n = 0
             self.last_log = now
@@ -63,7 +80,7 @@ class Ticker:
             self.save(self.seconds + now - self.start)
             self.last_save = time.time()
 
-    def __enter__(self) -> "Ticker":
+    def __enter__(self) -> Ticker:
         return self
 
     def __exit__(self, *exc: object) -> None:
