@@ -11,7 +11,7 @@ Public API::
     img = st(photo, strength=0.8)                     # PIL image in, PIL image out
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "Generator", "Stylizer", "TextureSynth", "train", "train_stylizer"]
 
