@@ -1,0 +1,163 @@
+"""``artgan texture`` and ``artgan train-texture``: seamless textures from one exemplar."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .common import UsageError, add_out, add_progress, check_inputs, check_out_dir, need, new_parser, say
+from .options import add_config_options, config_kwargs, given_options
+
+TRAIN_FIELDS = ("minutes", "steps", "patch", "threads")
+
+
+def _add_source(e: argparse._ArgumentGroup) -> None:
+    e.add_argument("exemplar", nargs="?", metavar="EXEMPLAR", help="the texture image (48-160 px swatches work well)")
+    e.add_argument("--from", dest="from_image", default=None, metavar="IMG", help="learn from part of this image ...")
+    e.add_argument("--region", default=None, metavar="X,Y,W,H", help="... this rectangle of it, in pixels")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..config import TextureConfig
+
+    p, g = new_parser(
+        sub, "texture", "textures of any size from an exemplar (trains a model, or reuses a cached or given one)"
+    )
+    e = g["essential"]
+    _add_source(e)
+    e.add_argument("--model", metavar="RUN", default=None, help="a texture run (train-texture) instead of an exemplar")
+    e.add_argument(
+        "--size",
+        default="1024x1024",
+        metavar="WxH",
+        help="each output's WIDTHxHEIGHT in px; one number = square (default: 1024x1024)",
+    )
+    e.add_argument("--n", type=int, default=4, help="number of variations, seeds seed..seed+n-1 (default: 4)")
+    e.add_argument(
+        "--tileable", action="store_true", help="outputs wrap seamlessly left-right and top-bottom (default: off)"
+    )
+    add_out(g["budget"], "outputs/texture", "folder for the PNGs and sheet.png")
+    g["budget"].add_argument(
+        "--retrain", action="store_true", help="train afresh even if a cached model exists (default: off)"
+    )
+    add_progress(g["budget"])
+    g["advanced"].add_argument("--seed", type=int, default=0, help="first output seed (default: 0)")
+    add_config_options(g, TextureConfig, only=TRAIN_FIELDS)
+    p.set_defaults(func=cmd_texture)
+
+    p, g = new_parser(sub, "train-texture", "train a seamless-texture model on one exemplar image")
+    e = g["essential"]
+    _add_source(e)
+    e.add_argument("--resume", metavar="RUN", default=None, help="continue this texture run from its last save")
+    add_out(g["budget"], "runs", "folder that holds the numbered run folders")
+    add_progress(g["budget"])
+    p.set_defaults(
+        func=cmd_train_texture, option_fields=add_config_options(g, TextureConfig, only=(*TRAIN_FIELDS, "seed"))
+    )
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` or ``"N"`` (square) -> (height, width)."""
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise UsageError(f"--size {text}: expected WIDTHxHEIGHT in pixels, e.g. 1024x768, or one number") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    need(len(parts) == 2, f"--size {text}: expected WIDTHxHEIGHT, e.g. 1024x768")
+    need(all(16 <= v <= 16384 for v in parts), f"--size {text}: each side must be 16..16384 px")
+    return parts[1], parts[0]
+
+
+def _source(a: argparse.Namespace) -> tuple[str, tuple[int, int, int, int] | None]:
+    from ..training.texture import parse_region
+
+    need(not (a.exemplar and a.from_image), "give an EXEMPLAR image or --from IMG --region X,Y,W,H, not both")
+    src = a.exemplar or a.from_image
+    need(bool(src), "give an EXEMPLAR image (or --from IMG --region X,Y,W,H)")
+    need(not (a.from_image and not a.region), "--from needs --region X,Y,W,H: the part of the image to learn from")
+    check_inputs([src], "--from" if a.from_image else "EXEMPLAR")
+    return src, parse_region(a.region) if a.region else None
+
+
+def texture_config(a: argparse.Namespace):
+    from ..config import TextureConfig
+
+    kw = config_kwargs(a, TextureConfig)
+    if kw.get("steps") is not None and "minutes" not in kw:
+        kw["minutes"] = None  # a step budget alone
+    return TextureConfig(**kw).validate()
+
+
+def cmd_train_texture(a: argparse.Namespace) -> int:
+    from ..training.rundir import new_run_folder, resolve_run
+    from ..training.texture import load_exemplar, train_texture
+
+    cfg = texture_config(a)
+    if a.resume:
+        ignored = [f"--{k.replace('_', '-')}" for k in ("exemplar", "from_image", "region") if getattr(a, k)]
+        ignored += given_options(a, [n for n in a.option_fields if n not in ("minutes", "steps", "threads")])
+        if ignored:
+            say("warning: resuming keeps the run's exemplar and settings; ignoring " + ", ".join(ignored))
+        folder = train_texture(None, cfg, resolve_run(a.resume), resume=True, progress=not a.no_progress)
+    else:
+        src, region = _source(a)
+        check_out_dir(a.out)
+        ex = load_exemplar(src, region)
+        name = Path(src).name + (f"[{a.region}]" if region else "")
+        run = new_run_folder(Path(a.out), Path(src).stem + "-texture")
+        folder = train_texture(ex, cfg, run, name=name, progress=not a.no_progress)
+    print(folder.parent)
+    return 0
+
+
+def cmd_texture(a: argparse.Namespace) -> int:
+    import torch
+
+    from ..imaging import make_grid, save_png
+    from ..tasks.texture import TextureSynth
+
+    h, w = parse_size(a.size)
+    need(a.n >= 1, f"--n {a.n}: must be at least 1")
+    out = check_out_dir(a.out)
+    if a.model:
+        ignored = [f"--{k.replace('_', '-')}" for k in ("exemplar", "from_image", "region") if getattr(a, k)]
+        ignored += given_options(a, [*TRAIN_FIELDS, "retrain"])
+        if ignored:
+            say("warning: --model uses that trained model as it is; ignoring " + ", ".join(ignored))
+        synth = TextureSynth.from_pretrained(a.model)
+        stem = Path(synth.info.get("exemplar", {}).get("name", "texture")).stem
+    else:
+        src, region = _source(a)
+        synth = TextureSynth.fit(
+            src, region=region, config=texture_config(a), cache=not a.retrain, progress=not a.no_progress
+        )
+        stem = Path(src).stem + ("-region" if region else "")
+    out.mkdir(parents=True, exist_ok=True)
+    previews = []
+    t0 = time.perf_counter()
+    for seed in range(a.seed, a.seed + a.n):
+        img = synth(size=(h, w), seed=seed, tileable=a.tileable, output="tensor")
+        meta = {"artgan:model": synth.model_id, "artgan:seed": str(seed), "artgan:tileable": str(a.tileable).lower()}
+        path = save_png(img, out / f"{stem}-seed{seed}.png", metadata=meta)
+        say(str(path))
+        # The contact sheet shows each output tiled 2x2 (a seam would show as a cross), at most 512 px.
+        k = min(1.0, 256 / max(h, w))
+        small = torch.nn.functional.interpolate(
+            img[None],
+            size=(max(1, round(h * k)), max(1, round(w * k))),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0]
+        previews.append(small.repeat(1, 2, 2))
+    sheet = save_png(
+        make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id}
+    )
+    say(
+        f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"
+        f"{' (tileable)' if a.tileable else ''}; each tiled 2x2 in {sheet}"
+    )
+    print(out)
+    return 0
