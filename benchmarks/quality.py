@@ -230,8 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="LABEL=FAMILY[ ARGS]",
-        help='an entry with its own options, e.g. --variant "bilinear=resgan --upsample bilinear"; '
-        "repeatable; replaces --family",
+        help='an entry with its own options, e.g. --variant "width24=resgan --width 24"; repeatable; replaces --family',
     )
     p.add_argument(
         "--runs",

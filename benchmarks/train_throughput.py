@@ -148,8 +148,7 @@ def conv_peak(runs: int, warmup: int) -> dict[str, Any]:
 def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepContext, ModelConfig]:
     mc = ModelConfig(family=family, resolution=resolution).validate()
     G, D = build_generator(mc), build_discriminator(mc)
-    if tc.channels_last:  # as the training loop does
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)  # as the loop does
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
     ctx = StepContext(
@@ -162,7 +161,6 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
         augment_ops=tuple(FAMILIES[family].augment if tc.augment is None else tc.augment),
         r1_gamma=tc.r1_gamma,
         r1_interval=tc.r1_interval,
-        channels_last=tc.channels_last,
         reuse_fakes=FAMILIES[family].reuse_fakes if tc.reuse_fakes is None else tc.reuse_fakes,
     )
     return ctx, mc
@@ -170,8 +168,7 @@ def make_context(family: str, resolution: int, tc: TrainConfig) -> tuple[StepCon
 
 def iteration(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> None:
     """One training iteration as the loop runs it: D step, then G step."""
-    ds = d_step(ctx, real, p, step)
-    g_step(ctx, real.shape[0], p, ds.pop("_fake", None), ds.pop("_z", None))
+    g_step(ctx, real.shape[0], p, d_step(ctx, real, p, step).fake)
 
 
 def count_flops(fn: Callable[[], None]) -> int:
@@ -281,14 +278,12 @@ def round_up(n: int, k: int) -> int:
 
 def bench_one(family: str, resolution: int, args: argparse.Namespace) -> dict[str, Any]:
     # The recipe numbers come from the training defaults.
-    tc = TrainConfig(batch=args.batch, channels_last=not args.contiguous, **FIXED_RECIPE)
+    tc = TrainConfig(batch=args.batch, **FIXED_RECIPE)
     torch.manual_seed(args.seed)
     ctx, _ = make_context(family, resolution, tc)
     p = tc.augment_p
     interval = tc.r1_interval if tc.r1_gamma > 0 else 1
     real = torch.rand(args.batch, 3, resolution, resolution) * 2 - 1
-    if tc.channels_last:
-        real = real.contiguous(memory_format=torch.channels_last)
     iters = args.iters if resolution <= 64 else args.hires_iters
 
     # The two counted iterations are real ones (step 0 is an R1 step, step 1 is not when
@@ -394,7 +389,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--peak-runs", type=int, default=7, help="timed calls per conv-peak shape")
     ap.add_argument("--peak-warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--contiguous", action="store_true", help="NCHW instead of the default channels-last")
     ap.add_argument(
         "--no-malloc-tuning",
         action="store_true",
@@ -458,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
             "r1_gamma": tc.r1_gamma,
             "r1_interval": tc.r1_interval,
             "dtype": "float32",
-            "memory_format": "contiguous (NCHW)" if args.contiguous else "channels_last",
+            "memory_format": "channels_last",
             "malloc_tuning": malloc_tuned,
         },
         "conv_peak": {

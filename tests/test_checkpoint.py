@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -13,10 +14,11 @@ import pytest
 import torch
 
 from artgan import Generator
-from artgan.config import ModelConfig, TrainConfig
+from artgan.config import ConfigError, ModelConfig, TrainConfig, read_model_file_dict, to_dict
 from artgan.models import build_generator
 from artgan.training import checkpoint as ck
 from artgan.training.checkpoint import CheckpointError, load_state, resolve_model_folder, save_checkpoint
+from artgan.training.loop import _load_run_config
 
 CFG = TrainConfig(model=ModelConfig(resolution=16, width=8, max_width=32, z_dim=16))
 
@@ -98,6 +100,79 @@ def test_best_model_folder_swaps_safely(tmp_path, monkeypatch):
     # A kill between the two renames leaves only .old-best: it is still found.
     os.replace(tmp_path / "best", tmp_path / ".old-best")
     assert Generator.from_pretrained(tmp_path, which="best").folder.name == ".old-best"
+
+
+# The options artgan 0.1.x wrote into every config.json, at the values that meant "off".
+OFF_0_1_MODEL = {
+    "d_dropout": 0.0,
+    "spectral_norm": False,
+    "upsample": "nearest",
+    "d_blur": False,
+    "d_patch_pos": False,
+    "d_coarse": False,
+    "g_coarse_mult": 1,
+    "d_recon": False,
+    "works": 0,
+}
+OFF_0_1_TRAIN = {"lr_decay": 0.0, "ms_weight": 0.0, "hflip": True, "condition": False, "channels_last": True}
+
+
+def _as_0_1_wrote_it(folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
+    """Rewrite a checkpoint's config.json, and a run config.json beside it, with 0.1.x's
+    removed options (``model`` / ``train`` override some of them). Returns the run folder."""
+    path = folder / "config.json"
+    doc = json.loads(path.read_text())
+    doc["model"] = {**doc["model"], **OFF_0_1_MODEL, **(model or {})}
+    doc["train"] = {**doc["train"], **OFF_0_1_TRAIN, **(train or {}), "model": doc["model"]}
+    path.write_text(json.dumps(doc))
+    run = folder.parent.parent
+    (run / "config.json").write_text(json.dumps({"artgan_version": "0.1.0", "train": doc["train"]}))
+    return run
+
+
+def test_models_and_runs_of_0_1_load_when_their_removed_options_were_off(tmp_path):
+    folder = _save(tmp_path / "run" / "checkpoints", 8)
+    before = Generator.from_pretrained(folder)(n=2, seed=0, output="tensor")
+    run = _as_0_1_wrote_it(folder)
+    assert torch.equal(Generator.from_pretrained(folder)(n=2, seed=0, output="tensor"), before)
+    assert _load_run_config(run) == CFG
+    # null meant "the recipe's choice" (mirrored, unconditional); null d_* meant the family's (off).
+    _as_0_1_wrote_it(folder, model={"d_blur": None, "d_recon": None}, train={"hflip": None, "condition": None})
+    assert _load_run_config(run) == CFG and Generator.from_pretrained(folder).config == CFG.model
+
+
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("model", "d_blur", True),
+        ("model", "upsample", "bilinear"),
+        ("model", "works", 14),
+        ("model", "g_coarse_mult", 2),
+        ("model", "spectral_norm", True),
+        ("train", "ms_weight", 1.0),
+        ("train", "lr_decay", 0.5),
+        ("train", "hflip", False),
+        ("train", "condition", True),
+        ("train", "channels_last", False),
+    ],
+)
+def test_models_and_runs_of_0_1_trained_with_a_removed_option_say_so(tmp_path, section, key, value):
+    folder = _save(tmp_path / "run" / "checkpoints", 8)
+    run = _as_0_1_wrote_it(folder, **{section: {key: value}})
+    removed = (
+        rf"this (model|run) was trained with the experimental option `{key}` \(.+\), "
+        r"removed in artgan 0\.2\.0; use artgan 0\.1\.x to load it"
+    )
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: ") + removed):
+        _load_run_config(run)
+    if section == "model":
+        path = folder / "config.json"
+        with pytest.raises(ConfigError, match=re.escape(f"{path}: ") + removed):
+            read_model_file_dict(json.loads(path.read_text()), str(path))
+        with pytest.raises(CheckpointError, match=re.escape(f"{path}: ") + removed):  # Generator.from_pretrained
+            Generator.from_pretrained(folder)
+    # Files written now hold none of them.
+    assert to_dict(CFG).keys().isdisjoint(OFF_0_1_TRAIN) and to_dict(CFG.model).keys().isdisjoint(OFF_0_1_MODEL)
 
 
 def _latest_nimg(run: Path) -> int:

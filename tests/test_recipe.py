@@ -2,7 +2,9 @@
 
 from dataclasses import replace
 
-from artgan.config import ModelConfig, TrainConfig
+import pytest
+
+from artgan.config import ConfigError, ModelConfig, TrainConfig
 from artgan.training.recipe import AUTO_FIELDS, resolve, suggest
 
 
@@ -27,7 +29,6 @@ def test_suggestions_follow_data_and_resolution():
     # And the augmentations: resgan adds a mild zoom and rotation; dcgan keeps DiffAugment's three.
     assert few["augment"][0] == ("geometric", "color", "translation", "cutout")
     assert suggest(14, 64, 700, family="dcgan")["augment"][0] == ("color", "translation", "cutout")
-    assert few["hflip"][0] is True
 
 
 def test_resolve_fills_only_unset_fields():
@@ -62,3 +63,10 @@ def test_loss_follows_the_family_unless_given():
     assert resolve(TrainConfig(), 14, 700)[0].loss == "hinge"
     out, chosen = resolve(TrainConfig(loss="ns"), 14, 700)
     assert out.loss == "ns" and "loss" not in chosen
+
+
+def test_bad_rampup_or_betas_are_config_errors():
+    with pytest.raises(ConfigError, match="ema_rampup"):
+        TrainConfig(ema_rampup=-1.0).validate()
+    with pytest.raises(ConfigError, match="betas"):
+        TrainConfig(beta1=1.0).validate()

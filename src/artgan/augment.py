@@ -84,17 +84,7 @@ def geometric(x: torch.Tensor, p: float, scale_std: float = 0.2, max_angle: floa
     return torch.where(m.view(b, 1, 1, 1) > 0, moved, x)
 
 
-def xflip(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Mirror left-right: drawn with probability ``p``, then a coin flip, as in ADA, so
-    at p = 1 half the samples are mirrored and D's inputs stay symmetric in distribution.
-    x: (B, C, H, W) -> same shape. Unlike mirrored training crops (``TrainConfig.hflip``),
-    G is never shown a mirrored work as a target: it is penalised the same either way."""
-    b = x.shape[0]
-    flip = _mask(b, p, x) * (torch.rand(b, 1, 1, 1, device=x.device) < 0.5).to(x.dtype)
-    return torch.where(flip > 0, x.flip(3), x)
-
-
-OPS = {"color": color, "xflip": xflip, "translation": translation, "cutout": cutout, "geometric": geometric}
+OPS = {"color": color, "translation": translation, "cutout": cutout, "geometric": geometric}
 
 
 def augment(x: torch.Tensor, p: float, ops: tuple[str, ...]) -> torch.Tensor:

@@ -13,23 +13,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .families import FAMILIES
+
 FORMAT_VERSION = 1
 LOSSES = ("ns", "hinge")
-AUGMENTS = ("color", "translation", "cutout", "geometric", "xflip")  # every augmentation augment.py knows
-DEFAULT_AUGMENTS = ("color", "translation", "cutout")
-MAX_WORKS = 4096  # a conditional model's embedding tables grow with this
-UPSAMPLES = ("nearest", "bilinear", "mixed")  # mixed: nearest up to R/4, bilinear for the last two blocks
-LEGACY_MODEL_KEYS = {
-    "upsample": "nearest",
-    "d_patch": False,
-    "g_noise": False,
-    "d_blur": False,
-    "d_mbstd": False,
-    "d_recon": False,
-    "d_patch_pos": False,
-    "d_coarse": False,
-    "works": 0,
-}  # values for keys missing from older files
+AUGMENTS = ("color", "translation", "cutout", "geometric")  # every augmentation augment.py knows
 
 
 class ConfigError(ValueError):
@@ -41,64 +29,29 @@ class ModelConfig:
     """Architecture of a generator/discriminator pair.
 
     Channels at feature resolution ``r`` are ``min(max_width, width * resolution // r)``,
-    so ``width`` is the channel count at the output resolution; the generator multiplies
-    them by ``g_coarse_mult`` at sizes up to a quarter of the resolution (layout levels).
+    so ``width`` is the channel count at the output resolution.
     """
 
     family: str = "resgan"
     resolution: int = 64
-    width: int | None = None  # None: the family's default (models.FAMILIES[family].defaults)
+    # Fields left None are the family's (families.FAMILIES[family].defaults), filled in on
+    # construction so every saved config.json holds concrete values.
+    width: int | None = None
     max_width: int = 256
     z_dim: int = 128
-    d_dropout: float = 0.0  # dropout before D's final layer: a regulariser for tiny datasets
-    spectral_norm: bool = False  # spectral normalisation on D's weights
-    upsample: str = "nearest"  # generator upsampling (resgan): "nearest", "bilinear" or "mixed"
-    d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan); None: family default
-    g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan); None: family default
+    d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan)
+    g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan)
     d_width: int | None = None  # D's channels at full resolution; None: the same as width
-    d_blur: bool | None = None  # D low-passes before each strided conv (resgan); None: family default
-    d_mbstd: bool | None = (
-        None  # D sees the spread of its features over groups of 4 images (resgan); None: family default
-    )
-    d_patch_pos: bool | None = (
-        None  # the patch verdicts also weigh features by where the cell is (resgan); None: family default
-    )
-    d_coarse: bool | None = (
-        None  # D also judges a 16 px copy of each image: colour and layout (resgan); None: family default
-    )
-    # G's channels at <= resolution/4 px (layout) are multiplied by this, up to max_width.
-    # 2 at 64 px: 20% fewer images per second and no better coarse level (README, 2026-12-02).
-    g_coarse_mult: int = 1
-    d_recon: bool | None = (
-        None  # D also rebuilds a 32 px copy of each real from its 8x8 features (resgan); None: family default
-    )
-    # G and D are conditioned on which of this many training works an image is of (resgan):
-    # G picks a work from its latent (models.common.work_of), so samples cover every work
-    # equally. 0: unconditional. Training sets it from TrainConfig.condition and the data.
-    works: int = 0
+    d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan)
 
     def __post_init__(self) -> None:
-        # Fill fields left to the family, so every saved config.json holds concrete values.
-        from .models import FAMILIES
-
-        fam = FAMILIES.get(self.family)
-        for name, fallback in (
-            ("width", 32),
-            ("d_patch", False),
-            ("g_noise", False),
-            ("d_blur", False),
-            ("d_mbstd", False),
-            ("d_recon", False),
-            ("d_patch_pos", False),
-            ("d_coarse", False),
-        ):
+        fam = FAMILIES.get(self.family)  # an unknown name is validate()'s error
+        defaults = fam.defaults if fam is not None else {}
+        for name, fallback in (("width", 32), ("d_patch", False), ("g_noise", False), ("d_mbstd", False)):
             if getattr(self, name) is None:
-                value = fam.defaults.get(name, fallback) if fam is not None else fallback
-                object.__setattr__(self, name, value)
+                object.__setattr__(self, name, defaults.get(name, fallback))
 
     def validate(self) -> ModelConfig:
-        from .models import FAMILIES  # the registry is the single source of family names
-
         if self.family not in FAMILIES:
             raise ConfigError(f"unknown family {self.family!r}; choose one of {sorted(FAMILIES)}")
         r = self.resolution
@@ -110,22 +63,11 @@ class ModelConfig:
             raise ConfigError("d_width must be >= 4 and at most max_width")
         if self.z_dim < 1:
             raise ConfigError("z_dim must be positive")
-        if not 0 <= self.works <= MAX_WORKS:
-            raise ConfigError(f"works must be in 0..{MAX_WORKS}, got {self.works}")
-        if self.works and not FAMILIES[self.family].conditional:
-            raise ConfigError(f"family {self.family!r} cannot be conditioned on works (drop --condition)")
-        if not 1 <= self.g_coarse_mult <= 8:
-            raise ConfigError(f"g_coarse_mult must be in 1..8, got {self.g_coarse_mult}")
-        if not 0.0 <= self.d_dropout < 1.0:
-            raise ConfigError("d_dropout must be in [0, 1)")
-        if self.upsample not in UPSAMPLES:
-            raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
         return self
 
     def channels(self, res: int) -> int:
         """Generator channel count of feature maps at spatial size ``res``."""
-        mult = self.g_coarse_mult if 4 * res <= self.resolution else 1
-        return min(self.max_width, mult * self.width * self.resolution // res)
+        return min(self.max_width, self.width * self.resolution // res)
 
     def d_channels(self, res: int) -> int:
         """Discriminator channel count at spatial size ``res`` (``d_width`` or ``width``)."""
@@ -140,41 +82,27 @@ class TrainConfig:
     data: str = ""
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
     # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment, augment_p, crop_size, min_scale, loss,
-    # reuse_fakes, hflip, condition.
+    # reuse_fakes.
     batch: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.99
-    loss: str | None = None  # "ns" or "hinge"; None: the family's (models.FAMILIES[family].loss)
+    loss: str | None = None  # "ns" or "hinge"; None: the family's (families.FAMILIES[family].loss)
     patch_weight: float = 0.5  # share of the patch-level term in D's and G's losses (a D with d_patch)
     r1_gamma: float | None = None  # R1 weight; 0 disables
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
-    augment: tuple[str, ...] | None = None  # None: the family's (models.FAMILIES[family].augment)
+    augment: tuple[str, ...] | None = None  # None: the family's (families.FAMILIES[family].augment)
     augment_p: float | None = None  # starting probability per augmentation and sample
     ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
     ada_kimg: float = 5.0  # images for p to move by 1.0
     ema_kimg: float | None = None  # EMA half-life in thousands of images (batch-size independent)
     ema_rampup: float = 0.05  # half-life <= rampup * images seen, so early samples are not stale
-    # Both learning rates fall linearly to zero over this last share of the budget (kimg or
-    # minutes, whichever ends first; training/schedule.py). 0 keeps them constant.
-    lr_decay: float = 0.0
-    # Weight of the mode-seeking term in G's loss (losses.mode_seeking): different latents
-    # should give different colour and layout. 0: off. Weight 1 at 64 px overpowered D's
-    # verdict early (training SWD 497 at 8 kimg against 175-232; README, 2026-12-02).
-    ms_weight: float = 0.0
     kimg: float | None = None
     minutes: float | None = None
     seed: int = 0
     crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
     min_scale: float | None = None  # random crops cover between min_scale and 1 of the shorter side
-    # Half the training crops are mirrored. G then learns mirrored works too (unlike the
-    # "xflip" augmentation, which only D sees). None: the recipe's choice (training/recipe.py
-    # gives the measurements behind it).
-    hflip: bool | None = None
-    # Condition G and D on the training work (ModelConfig.works = the number of images).
-    # None: the recipe's choice, off (training/recipe.py says why).
-    condition: bool | None = None
     max_pixels: int = 64_000_000
     min_images: int = 1
     snapshot_kimg: float = 2.0  # sample grid every N kimg
@@ -185,10 +113,8 @@ class TrainConfig:
     patience: int = 0  # stop after this many SWD evaluations without a new best; 0 never stops early
     log_seconds: float = 10.0  # stats.jsonl / TensorBoard interval
     grid: int = 8  # the sample grid is grid x grid images from fixed seeds
-    # Channels-last is ~20% faster on CPU here (nearest upsampling in NCHW is slow); see benchmarks.
-    channels_last: bool = True
     # G's step reuses the D step's fakes: one G forward per iteration, not two. None: the
-    # family's choice (models.FAMILIES[family].reuse_fakes; on for resgan, off for dcgan).
+    # family's choice (families.FAMILIES[family].reuse_fakes; on for resgan, off for dcgan).
     reuse_fakes: bool | None = None
     threads: int | None = None
 
@@ -224,10 +150,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
             raise ConfigError(f"Adam's betas must be in [0, 1), got {self.beta1}, {self.beta2}")
-        if not 0.0 <= self.lr_decay <= 1.0:
-            raise ConfigError(f"lr_decay must be in [0, 1] (a share of the budget), got {self.lr_decay}")
-        if not (0.0 <= self.ms_weight <= 100.0):
-            raise ConfigError(f"ms_weight must be in [0, 100], got {self.ms_weight}")
         if not 0.0 <= self.ema_rampup <= 10.0:
             raise ConfigError(f"ema_rampup must be in [0, 10], got {self.ema_rampup}")
         if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:
@@ -411,7 +333,44 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+# Experimental options removed in artgan 0.2.0, with the values that meant "off". Files
+# written by earlier versions hold them: with an "off" value a file loads as it was trained;
+# with any other value this version cannot rebuild the model or the recipe, and says so.
+REMOVED_IN = "0.2.0"
+REMOVED_MODEL_KEYS: dict[str, tuple[Any, ...]] = {
+    "d_dropout": (0,),
+    "spectral_norm": (False,),
+    "upsample": ("nearest",),
+    "d_blur": (False, None),
+    "d_patch_pos": (False, None),
+    "d_coarse": (False, None),
+    "g_coarse_mult": (1,),
+    "d_recon": (False, None),
+    "works": (0,),
+}
+REMOVED_TRAIN_KEYS: dict[str, tuple[Any, ...]] = {
+    "ms_weight": (0, None),
+    "lr_decay": (0, None),
+    "condition": (False, None),
+    "hflip": (True, None),  # None was the recipe's choice: mirrored
+    "channels_last": (True,),
+}
+
+
+def _without_removed(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    removed = REMOVED_MODEL_KEYS if cls is ModelConfig else REMOVED_TRAIN_KEYS if cls is TrainConfig else {}
+    for key, off in removed.items():
+        if key in d and d[key] not in off:
+            what = "model" if cls is ModelConfig else "run"
+            raise ConfigError(
+                f"this {what} was trained with the experimental option `{key}` ({json.dumps(d[key])}), "
+                f"removed in artgan {REMOVED_IN}; use artgan 0.1.x to load it"
+            )
+    return {k: v for k, v in d.items() if k not in removed}
+
+
 def _from_dict(cls: type, d: dict[str, Any]) -> Any:
+    d = _without_removed(cls, d)
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
@@ -448,6 +407,11 @@ def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
     return _from_dict(StylizerConfig, {**LEGACY_STYLIZER_KEYS, **d})
 
 
+# Model fields that files written before they existed lack: such models were trained
+# without them (left None, they would get the family's default instead).
+MISSING_MODEL_KEYS: dict[str, Any] = {"d_patch": False, "g_noise": False, "d_mbstd": False}
+
+
 def model_file_dict(model: ModelConfig) -> dict[str, Any]:
     """The ``config.json`` content of a model folder: format, package version, architecture."""
     from . import __version__
@@ -466,7 +430,6 @@ def read_model_file_dict(d: dict[str, Any], source: str) -> ModelConfig:
     if "model" not in d:
         raise ConfigError(f"{source}: no 'model' section; this is not an artgan model config")
     try:
-        # Files written before an option existed were trained without it.
-        return model_config_from_dict({**LEGACY_MODEL_KEYS, **d["model"]}).validate()
+        return model_config_from_dict({**MISSING_MODEL_KEYS, **d["model"]}).validate()
     except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc

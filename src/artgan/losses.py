@@ -48,24 +48,6 @@ def g_loss(fake_logits: torch.Tensor, kind: str = "ns", patch_weight: float = PA
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def mode_seeking(fake: torch.Tensor, z: torch.Tensor, size: int = 16, eps: float = 1e-5) -> torch.Tensor:
-    """Mode-seeking term (Mao et al. 2019, "MSGAN") on ``size``-px copies of the fakes.
-
-    ``fake`` (B, 3, R, R) from latents ``z`` (B, z_dim), B even: sample i is paired with
-    i + B/2 and the term is the mean over pairs of |z_i - z_j| / |I_i - I_j| (mean absolute
-    differences), small when different latents give different images. On area-averaged
-    copies it asks for different colour and layout, not for different noise. Scalar.
-    """
-    b = fake.shape[0] // 2
-    if b < 1:
-        raise ValueError("the mode-seeking term needs at least two fakes")
-    k = max(1, fake.shape[-1] // size)
-    small = F.avg_pool2d(fake, k) if k > 1 else fake
-    d_img = (small[:b] - small[b : 2 * b]).abs().flatten(1).mean(1)  # (b,)
-    d_z = (z[:b] - z[b : 2 * b]).abs().mean(1).detach()  # (b,)
-    return (d_z / (d_img + eps)).mean()
-
-
 def r1_penalty(
     real_logits: torch.Tensor, real_images: torch.Tensor, patch_weight: float = PATCH_WEIGHT
 ) -> torch.Tensor:

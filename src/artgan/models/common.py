@@ -14,11 +14,6 @@ def stages(resolution: int) -> list[int]:
     return [2**k for k in range(2, int(math.log2(resolution)) + 1)]
 
 
-def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
-    """Wrap ``module`` in spectral normalisation when ``enabled``."""
-    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
-
-
 def init_weights(module: nn.Module) -> None:
     """DCGAN-style init: N(0, 0.02) convs, BN scale around 1. Applied with ``model.apply``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -37,20 +32,6 @@ def seeds_to_z(seeds: list[int], z_dim: int) -> torch.Tensor:
     for i, s in enumerate(seeds):
         out[i] = torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s)))
     return out
-
-
-def work_of(z: torch.Tensor, works: int) -> torch.Tensor:
-    """The training work a latent stands for, in a conditional model: (B, z_dim) -> (B,) long.
-
-    Uniform over ``0 .. works-1`` for z ~ N(0, I): the first coordinate, rescaled by the
-    latent's length, is close to N(0, 1) and its normal CDF to uniform (exact as z_dim grows;
-    at z_dim 128 each work's share is within 1% of 1/works). Dividing by the length makes
-    the work independent of the truncation trick's scaling, so a truncated sample stays a
-    sample of the same work.
-    """
-    d = z.shape[1]
-    t = z[:, 0] * math.sqrt(d) / z.norm(dim=1).clamp_min(1e-12)
-    return (torch.special.ndtr(t) * works).long().clamp_(0, works - 1)
 
 
 def init_he(module: nn.Module) -> None:

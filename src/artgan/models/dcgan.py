@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .common import init_weights, maybe_sn, stages
+from .common import init_weights, stages
 
 
 class DCGANGenerator(nn.Module):
@@ -41,21 +41,14 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        sn = cfg.spectral_norm
         res = stages(cfg.resolution)[::-1]  # R .. 4
-        layers: list[nn.Module] = [
-            maybe_sn(nn.Conv2d(3, cfg.d_channels(res[1]), 4, 2, 1), sn),
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
+        layers: list[nn.Module] = [nn.Conv2d(3, cfg.d_channels(res[1]), 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for r in res[2:]:  # R/4 .. 4
             cin, cout = cfg.d_channels(r * 2), cfg.d_channels(r)
-            layers += [maybe_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), sn)]
-            # Batch norm and spectral norm fight each other; with SN we drop BN.
-            if not sn:
-                layers += [nn.BatchNorm2d(cout)]
-            layers += [nn.LeakyReLU(0.2, inplace=True)]
-        layers += [nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()]
-        layers += [maybe_sn(nn.Conv2d(cfg.d_channels(4), 1, 4, 1, 0), sn)]
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+        # The Identity holds the place of a removed dropout option, so the last conv keeps
+        # the index (net.<i>) that saved weights are keyed by.
+        layers += [nn.Identity(), nn.Conv2d(cfg.d_channels(4), 1, 4, 1, 0)]
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 

@@ -1,7 +1,8 @@
-"""The one training loop: data -> D step -> G step -> EMA, with stats, grids and checkpoints.
+"""The GAN training loop: data -> D step -> G step -> EMA, with stats, grids and checkpoints.
 
 It knows nothing about architectures (those come from the registry) and nothing about
-the CLI (which only builds a TrainConfig and calls :func:`train`).
+the CLI (which only builds a TrainConfig and calls :func:`train`). The stylizer and the
+texture model have their own loops (training/stylizer.py, training/texture.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import torch
 
 from ..augment import AdaptiveAugment
-from ..config import TrainConfig, to_dict, train_config_from_dict
+from ..config import ConfigError, TrainConfig, to_dict, train_config_from_dict
 from ..data import CropSampler, DatasetError, crop_short_side, ingest
 from ..imaging import atomic_write_bytes, make_grid, save_png
 from ..models import build_discriminator, build_generator
@@ -42,7 +43,6 @@ from .monitor import METRIC, QualityMonitor
 from .recipe import PATCH_MODE_MAX_IMAGES
 from .recipe import resolve as resolve_recipe
 from .rundir import latest_run_dir, new_run_dir, truncate_stats
-from .schedule import budget_progress, lr_scale, set_lr
 from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
 
@@ -53,6 +53,8 @@ def _load_run_config(run_dir: Path) -> TrainConfig:
     path = run_dir / "config.json"
     try:
         return train_config_from_dict(json.loads(path.read_text())["train"])
+    except ConfigError as exc:  # e.g. a run of an older artgan with a removed option
+        raise ConfigError(f"{path}: {exc}") from exc
     except (OSError, KeyError, json.JSONDecodeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot read the run's config ({exc}); is this an artgan run folder?") from exc
 
@@ -111,11 +113,6 @@ def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any
     if not data.images:
         raise DatasetError(f"{cfg.data}: no usable images." + (f" Rejected:\n{data.report()}" if data.rejected else ""))
     cfg, chosen = resolve_recipe(cfg, len(data.images), min(min(im.shape[-2:]) for im in data.images))
-    if cfg.model.works and cfg.model.works != len(data.images):
-        raise DatasetError(
-            f"{cfg.data}: this run's model is conditioned on {cfg.model.works} training works, but the source now "
-            f"has {len(data.images)} usable images. Resume with the same images, or start a new run."
-        )
     need = 1 if cfg.patch_mode else max(2, cfg.min_images)
     if len(data.images) < need:
         hint = "" if cfg.patch_mode else " (or pass --crop-size to train on patches of a single painting)"
@@ -190,7 +187,8 @@ def train(
         for name, text in chosen.items():
             _say(f"  {name} = {text}")
     crop = cfg.crop_size or None
-    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=cfg.hflip)
+    # Half the crops mirrored: it doubles a small set (docs/benchmarks/generator-recipe.md).
+    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=True)
     monitor = (
         QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop) if cfg.metric_kimg > 0 else None
     )
@@ -201,8 +199,8 @@ def train(
     G = build_generator(cfg.model)
     D = build_discriminator(cfg.model)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    if cfg.channels_last:
-        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
+    # Channels-last: faster convolutions and nearest upsampling on CPU (steps.py feeds D so).
+    G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ada = AdaptiveAugment(cfg.augment_p, cfg.ada_target, cfg.ada_kimg)
@@ -234,9 +232,7 @@ def train(
         augment_ops=tuple(cfg.augment),
         r1_gamma=cfg.r1_gamma,
         r1_interval=cfg.r1_interval,
-        channels_last=cfg.channels_last,
         reuse_fakes=cfg.reuse_fakes,
-        ms_weight=cfg.ms_weight,
     )
     grid_z = seeds_to_z(list(range(cfg.grid * cfg.grid)), cfg.model.z_dim)
     samples_dir = run_dir / "samples"
@@ -377,21 +373,14 @@ def train(
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
                     break
-                if cfg.lr_decay > 0:
-                    scale = lr_scale(budget_progress(nimg, budget_img, elapsed, budget_sec), cfg.lr_decay)
-                    set_lr(opt_G, cfg.lr_g, scale)
-                    set_lr(opt_D, cfg.lr_d, scale)
-                real, boxes = sampler.sample_with_boxes(cfg.batch, data_gen)  # boxes[:, 0]: the work
-                if cfg.channels_last:
-                    real = real.contiguous(memory_format=torch.channels_last)
-                ds = d_step(ctx, real, ada.p, step, boxes[:, 0] if cfg.model.works else None)
-                ada.accumulate(ds.pop("_real_logits"))
-                gs = g_step(ctx, cfg.batch, ada.p, ds.pop("_fake", None), ds.pop("_z", None))
+                ds = d_step(ctx, sampler.sample(cfg.batch, data_gen), ada.p, step)
+                ada.accumulate(ds.real_logits)
+                gs = g_step(ctx, cfg.batch, ada.p, ds.fake)
                 nimg += cfg.batch
                 step += 1
                 ada.update(cfg.batch, step)
                 update_ema(G_ema, G, ema_beta(cfg.batch, nimg, cfg.ema_kimg, cfg.ema_rampup))
-                for k, v in {**ds, **gs}.items():
+                for k, v in {**ds.stats, **gs}.items():
                     sums[k] = sums.get(k, 0) + v
                 n_sums += 1
                 bar.update(cfg.batch)

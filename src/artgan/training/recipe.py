@@ -5,51 +5,37 @@ Every :class:`~artgan.config.TrainConfig` field listed in :data:`AUTO_FIELDS` ma
 images, their sizes and the resolution, and says why, so the choices can be printed at the
 start of training and kept in the run's ``config.json``. Values the user gave are kept.
 
-The rules, and where they come from:
+The rules (the measurements behind them: ``docs/benchmarks/generator-recipe.md``):
 
 - **batch**: 32 up to 64 px, 16 at 128 px, 8 above. On a CPU a step's time grows with
   pixels, and at high resolution more, smaller steps learn faster per minute.
-- **lr_g / lr_d**: G 2e-4 (DCGAN/FastGAN's value; Adam betas (0.5, 0.99)); D the family's:
-  6e-4 for resgan (the two time-scale rule: a D three times faster lowered SWD in both
-  paired 10-minute screens at 64 px, 96.5 -> 80.2 with ns and 60.9 -> 55.0 with hinge),
-  2e-4 for the dcgan baseline.
+- **lr_g / lr_d**: G 2e-4 (DCGAN/FastGAN's value; Adam betas (0.5, 0.99)); D the family's
+  (``families.FAMILIES[family].lr_d``): three times G's for resgan (the two time-scale
+  rule), G's own for the dcgan baseline.
 - **r1_gamma**: 0.1 at 64 px and batch 32 (measured to work here), scaled with
   resolution^2 / batch as in StyleGAN2-ADA's automatic configuration: the gradient
   penalty must grow with the number of pixels it sums over.
 - **ema_kimg**: 2 kimg at batch 32, proportional to the batch, so the EMA averages over
   the same number of steps.
-- **augment**: the family's (``models.FAMILIES[family].augment``). resgan adds a mild
-  zoom and rotation (``geometric``) before colour, translation and cutout: in two
-  15-minute runs at 64 px, SWD 53.4 and 57.5 against 61.1 without, KID 0.0010 and 0.0011
-  against 0.0019, most of it at the coarse level (colour and layout, 81-85 against 101),
-  and ADA then held p at 0.5-0.7 instead of 0.7-1.0. dcgan, the baseline, keeps
-  DiffAugment's three.
+- **augment**: the family's. resgan adds a mild zoom and rotation (``geometric``) before
+  colour, translation and cutout, which helped most at the coarse level (colour and
+  layout); dcgan, the baseline, keeps DiffAugment's three.
 - **augment_p** (ADA's starting value): higher for fewer images, 0.4 for a single image,
   about 0.29 for 14, 0.15 for 300; ADA then adapts it during training.
 - **crop_size** (patch mode): with 4 images or fewer, crops of a third of the shorter side
   in source pixels (at least the resolution), so a single painting gives many different
   training images. ``0`` forces whole-image crops.
-- **loss**: the family's (``models.FAMILIES[family].loss``): hinge for resgan, which
-  reached SWD 60.9 against 96.5 with the non-saturating loss in a paired 10-minute screen
-  at 64 px; dcgan keeps the paper's non-saturating loss, being the baseline.
+- **loss**: the family's: hinge for resgan (lower SWD than the non-saturating loss); dcgan
+  keeps the paper's non-saturating loss, being the baseline.
 - **min_scale**: in whole-image mode 1.0, so every training crop is a whole work's
-  shorter side, the distribution `artgan evaluate` compares with. Zoomed crops (0.6) are a
-  different distribution: on the 14 paintings at 64 px, real zoomed and mirrored crops
-  alone are SWD 52.7 from the evaluation crops, whole mirrored ones 33.2, another draw of
-  the evaluation crops 28.6 (medians of nine draws, benchmarks/crop_fidelity.py), and a
-  4-minute resgan run reached 128 instead of 140.
-  Patch mode keeps 0.6: multi-scale patches are its point.
-- **reuse_fakes**: the family's (``models.FAMILIES[family].reuse_fakes``). resgan's G step
-  backpropagates through the fakes of the D step just before (one G forward per
-  iteration, ~10% more images per second, the same SWD per kimg); dcgan, the baseline,
-  draws fresh fakes as the paper does.
-- **hflip**: on: half the training crops are mirrored, which doubles a small set. Off
-  (the evaluation crops are never mirrored) scored SWD 54.6 against 48.4 at 64 px / 15
-  min, with more near-copies (2.0% against 1.2%), although mirroring raises the floor:
-  mirrored real crops are 33.2 from the evaluation crops, an unmirrored draw 28.6
-  (benchmarks/crop_fidelity.py, medians of nine draws).
-- **condition**: off. Conditioning G and D on the training work (``--condition``)
-  spread samples evenly over the 14 paintings but made 20.7% of them near-copies.
+  shorter side, the distribution ``artgan evaluate`` compares with; zoomed crops are
+  measurably further from it. Patch mode keeps 0.6: multi-scale patches are its point.
+- **reuse_fakes**: the family's. resgan's G step backpropagates through the fakes of the
+  D step just before (one G forward per iteration: more images per second, the same SWD
+  per kimg); dcgan, the baseline, draws fresh fakes as the paper does.
+
+Half the training crops are always mirrored (``data.CropSampler``): it doubles a small
+set, and training without it scored worse.
 """
 
 from __future__ import annotations
@@ -58,7 +44,7 @@ import math
 from dataclasses import replace
 
 from ..config import TrainConfig
-from ..models import DEFAULT_FAMILY, FAMILIES
+from ..families import DEFAULT_FAMILY, FAMILIES
 
 AUTO_FIELDS = (
     "batch",
@@ -72,8 +58,6 @@ AUTO_FIELDS = (
     "min_scale",
     "loss",
     "reuse_fakes",
-    "hflip",
-    "condition",
 )
 PATCH_MODE_MAX_IMAGES = 4
 
@@ -116,11 +100,6 @@ def suggest(
     out["loss"] = (FAMILIES[family].loss, f"{family}'s loss")
     reuse = FAMILIES[family].reuse_fakes
     out["reuse_fakes"] = (reuse, f"{family}: " + ("G's step reuses D's fakes" if reuse else "G draws fresh fakes"))
-    out["hflip"] = (True, "mirrored crops double a small set")
-    if patch or not FAMILIES[family].conditional:
-        out["condition"] = (False, "patch mode: no works to tell apart" if patch else f"{family} is unconditional")
-    else:
-        out["condition"] = (False, "unconditional: conditioning on works made near-copies")
     return out
 
 
@@ -135,8 +114,4 @@ def resolve(cfg: TrainConfig, n_images: int, min_short_side: int) -> tuple[Train
             updates[name] = value
             shown = f"{value:g}" if isinstance(value, float) else ",".join(value) if isinstance(value, tuple) else value
             chosen[name] = f"{shown} ({why})"
-    cfg = replace(cfg, **updates)
-    if cfg.condition and not cfg.model.works:
-        # The architecture fact behind the recipe choice: one embedding per training work.
-        cfg = replace(cfg, model=replace(cfg.model, works=n_images))
-    return cfg, chosen
+    return replace(cfg, **updates), chosen

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..augment import augment
-from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, mode_seeking, r1_penalty
+from ..losses import PATCH_WEIGHT, d_loss, g_loss, image_logits, r1_penalty
 
 
 @dataclass
@@ -26,85 +25,55 @@ class StepContext:
     augment_ops: tuple[str, ...] = ("color", "translation", "cutout")
     r1_gamma: float = 0.1
     r1_interval: int = 16
-    channels_last: bool = False
-    recon_weight: float = 1.0  # weight of D's self-reconstruction loss, for a D that reconstructs
     # G's step reuses the fakes of D's step (one G forward per iteration instead of two:
     # the D step's forward keeps its graph, and G's step backpropagates through it).
     reuse_fakes: bool = False
-    # Weight of the mode-seeking term in G's loss (losses.mode_seeking, on 16 px copies:
-    # different latents should give different colour and layout). 0: off.
-    ms_weight: float = 0.0
 
 
-def recon_loss(recon: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
-    """L1 between D's rebuild (B, 3, s, s) and the (augmented) reals it saw (B, 3, R, R),
-    area-resized to s. Scalar."""
-    return (recon - F.interpolate(seen.detach(), size=recon.shape[-2:], mode="area")).abs().mean()
+@dataclass
+class DStepResult:
+    """What :func:`d_step` hands on: detached ``stats``, D's whole-image logits on the
+    reals (B,) for the augmentation controller, and with ``reuse_fakes`` the fakes
+    (B, 3, R, R) still attached to G's graph, for :func:`g_step`."""
+
+    stats: dict[str, torch.Tensor]
+    real_logits: torch.Tensor
+    fake: torch.Tensor | None = None
 
 
-def _fmt(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    # The training loop keeps G and D channels-last (faster convolutions and nearest
+    # upsampling on CPU); augmentation hands back NCHW, so D's inputs are converted here.
+    return x.contiguous(memory_format=torch.channels_last)
 
 
-def _works(G: nn.Module, z: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    """D's keyword for fakes drawn from ``z``: {"works": (B,)} for a conditional G, else {}."""
-    if not getattr(G, "works", 0):
-        return {}
-    if z is None:
-        raise ValueError("a conditional generator's fakes need their latents")
-    return {"works": G.work_of(z)}
-
-
-def d_step(
-    ctx: StepContext, real: torch.Tensor, p: float, step: int, works: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
-    """Update D on a real batch (B, 3, R, R) and as many fakes. ``works`` (B,): the training
-    work of each real, for a conditional G/D. Returns detached stats; with
-    ``ctx.reuse_fakes`` also ``"_fake"``, the fakes with G's graph, and ``"_z"``, their
-    latents, for :func:`g_step`."""
+def d_step(ctx: StepContext, real: torch.Tensor, p: float, step: int) -> DStepResult:
+    """Update D on a real batch (B, 3, R, R) and as many fakes."""
     b = real.shape[0]
     z = torch.randn(b, ctx.z_dim)
-    fake_kw = _works(ctx.G, z)
-    if bool(fake_kw) != (works is not None):
-        raise ValueError("a conditional generator needs the works of the real batch, an unconditional one takes none")
-    real_kw = {} if works is None else {"works": works}
     if ctx.reuse_fakes:
         fake_g = ctx.G(z)
         fake = fake_g.detach()
     else:
+        fake_g = None
         with torch.no_grad():
             fake = ctx.G(z)
     do_r1 = ctx.r1_gamma > 0 and step % ctx.r1_interval == 0
     real_in = real.detach().requires_grad_(do_r1)
-    # A D with a decoder also rebuilds the reals it sees (FastGAN's self-supervision).
-    recon_kw = {"reconstruct": True} if getattr(ctx.D, "reconstructs", False) else {}
-    recon = None
-    # Reals and fakes in one batch (the else branch): one pass through D instead of two. Only
-    # for a D whose output for a sample does not depend on the rest of the batch.
-    if not getattr(ctx.D, "batch_independent", False):
-        real_seen = augment(real_in, p, ctx.augment_ops)
-        real_logits = ctx.D(_fmt(real_seen, ctx.channels_last), **recon_kw, **real_kw)
-        if recon_kw:
-            real_logits, recon = real_logits
-        fake_logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last), **fake_kw)
+    if getattr(ctx.D, "batch_independent", False):
+        # Reals and fakes in one batch: one pass through D instead of two. Only for a D
+        # whose output for a sample does not depend on the rest of the batch.
+        logits = ctx.D(_channels_last(augment(torch.cat([real_in, fake]), p, ctx.augment_ops)))
+        real_logits, fake_logits = logits[:b], logits[b:]
     else:
-        both = augment(torch.cat([real_in, fake]), p, ctx.augment_ops)
-        both_kw = {"works": torch.cat([works, fake_kw["works"]])} if works is not None else {}
-        logits = ctx.D(_fmt(both, ctx.channels_last), **recon_kw, **both_kw)
-        if recon_kw:
-            logits, recon = logits
-            recon = recon[:b]
-        real_logits, fake_logits, real_seen = logits[:b], logits[b:], both[:b]
+        real_logits = ctx.D(_channels_last(augment(real_in, p, ctx.augment_ops)))
+        fake_logits = ctx.D(_channels_last(augment(fake, p, ctx.augment_ops)))
     loss = d_loss(real_logits, fake_logits, ctx.loss, ctx.patch_weight)
     stats = {
         "loss/D": loss.detach(),
         "D/real": image_logits(real_logits).detach().mean(),
         "D/fake": image_logits(fake_logits).detach().mean(),
     }
-    if recon is not None:
-        rec = recon_loss(recon, real_seen)
-        loss = loss + ctx.recon_weight * rec
-        stats["D/recon"] = rec.detach()
     if do_r1:
         # Lazy R1: every r1_interval steps, weighted by the interval so the average
         # strength matches a penalty applied every step (StyleGAN2).
@@ -114,35 +83,22 @@ def d_step(
     ctx.opt_D.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_D.step()
-    stats["_real_logits"] = image_logits(real_logits).detach()  # ADA judges whole images
-    if ctx.reuse_fakes:
-        stats["_fake"], stats["_z"] = fake_g, z
-    return stats
+    # ADA judges whole images.
+    return DStepResult(stats, image_logits(real_logits).detach(), fake_g)
 
 
-def g_step(
-    ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None, z: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
+def g_step(ctx: StepContext, batch: int, p: float, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Update G through D (whose parameters get no gradients). ``fake`` (B, 3, R, R): fakes
-    still attached to G's graph (from :func:`d_step`), drawn from ``z`` (B, z_dim); else G
-    draws new ones. Returns detached stats."""
+    still attached to G's graph (:attr:`DStepResult.fake`); else G draws ``batch`` new
+    ones. Returns detached stats."""
     ctx.D.requires_grad_(False)
     try:
         if fake is None:
-            z = torch.randn(batch, ctx.z_dim)
-            fake = ctx.G(z)
-        logits = ctx.D(_fmt(augment(fake, p, ctx.augment_ops), ctx.channels_last), **_works(ctx.G, z))
-        loss = g_loss(logits, ctx.loss, ctx.patch_weight)
-        stats = {"loss/G": loss.detach()}
-        if ctx.ms_weight > 0:
-            if z is None:
-                raise ValueError("the mode-seeking term needs the latents of the given fakes")
-            ms = mode_seeking(fake, z)
-            loss = loss + ctx.ms_weight * ms
-            stats["loss/ms"] = ms.detach()
+            fake = ctx.G(torch.randn(batch, ctx.z_dim))
+        loss = g_loss(ctx.D(_channels_last(augment(fake, p, ctx.augment_ops))), ctx.loss, ctx.patch_weight)
         ctx.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         ctx.opt_G.step()
     finally:
         ctx.D.requires_grad_(True)
-    return stats
+    return {"loss/G": loss.detach()}
