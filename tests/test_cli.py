@@ -70,7 +70,9 @@ def test_every_option_has_help_with_its_default():
                 or action.dest in ("help", "help_all")
             ):
                 continue
-            assert "default" in action.help or action.required, f"{name} {action.option_strings}: {action.help}"
+            assert "(default: " in action.help or "(required" in action.help, (
+                f"{name} {action.option_strings}: {action.help}"
+            )
 
 
 def test_train_generate_interpolate(tiny_run, tmp_path, capsys):
@@ -140,7 +142,7 @@ def test_out_that_is_a_file(tiny_run, tmp_path, capsys):
         (["train", ".", "--minutes", "-1", "--dry-run"], "--minutes -1"),
         (["train", ".", "--kimg", "0", "--dry-run"], "--kimg 0"),
         (["train", ".", "--augment", "sparkle", "--dry-run"], "--augment"),
-        (["stylize", "/nonexistent/photo.jpg", "--style", "x.png"], "PHOTO"),
+        (["stylize", "/nonexistent/photo.jpg", "--style", __file__], "PHOTO /nonexistent/photo.jpg"),
         (["texture", "--size", "12xab", "--model", "x"], "--size"),
         (["evaluate"], "--model"),
         (["train", "--resume", "/nonexistent/run"], "no such run folder"),

@@ -21,7 +21,35 @@ AUGMENTS = ("color", "translation", "cutout", "geometric")  # every augmentation
 
 
 class ConfigError(ValueError):
-    """A configuration value that cannot work; the message says which and why."""
+    """A configuration value that cannot work; the message says which and why.
+
+    ``field`` names the offending field, so the CLI can name the option (``--resolution``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field, self.detail = field, message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+def _need(ok: bool, field: str, message: str) -> None:
+    """Raise ``ConfigError(message, field)`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(message, field)
+
+
+def cli_option(
+    help: str,
+    group: str = "advanced",
+    *,
+    default_text: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+) -> dict[str, Any]:
+    """Field metadata that makes a config field a command-line option (artgan/cli/options.py).
+
+    ``group``: essential, budget, data, advanced or experimental (hidden unless --help-all);
+    ``default_text`` replaces the field's default in the help when that default is None
+    ("chosen from the data") or needs words."""
+    return {"cli": {"help": help, "group": group, "default_text": default_text, "choices": choices, "metavar": metavar}}
 
 
 @dataclass(frozen=True)
@@ -32,17 +60,47 @@ class ModelConfig:
     so ``width`` is the channel count at the output resolution.
     """
 
-    family: str = "resgan"
-    resolution: int = 64
+    family: str = field(
+        default="resgan",
+        metadata=cli_option("model family (`artgan families` describes them)", "essential", choices=tuple(FAMILIES)),
+    )
+    resolution: int = field(
+        default=64, metadata=cli_option("image size in px, a power of two in 16..1024", "essential")
+    )
     # Fields left None are the family's (families.FAMILIES[family].defaults), filled in on
     # construction so every saved config.json holds concrete values.
-    width: int | None = None
+    width: int | None = field(
+        default=None,
+        metadata=cli_option(
+            "G's channels at full resolution: wider is slower per image", default_text="resgan 16, dcgan 32"
+        ),
+    )
     max_width: int = 256
     z_dim: int = 128
-    d_patch: bool | None = None  # D also judges every cell of its 8x8 feature map (resgan)
-    g_noise: bool | None = None  # per-pixel noise inputs in G's blocks (resgan)
-    d_width: int | None = None  # D's channels at full resolution; None: the same as width
-    d_mbstd: bool | None = None  # D sees the spread of its features over groups of 4 images (resgan)
+    d_patch: bool | None = field(
+        default=None,
+        metadata=cli_option(
+            "D also judges every cell of its 8x8 feature map (resgan)", "experimental", default_text="the family's"
+        ),
+    )
+    g_noise: bool | None = field(
+        default=None,
+        metadata=cli_option(
+            "per-pixel noise inputs in G's blocks (resgan)", "experimental", default_text="the family's"
+        ),
+    )
+    d_width: int | None = field(
+        default=None,
+        metadata=cli_option("D's channels at full resolution", "experimental", default_text="the same as --width"),
+    )
+    d_mbstd: bool | None = field(
+        default=None,
+        metadata=cli_option(
+            "D sees how much images in a group of 4 differ (minibatch std; resgan)",
+            "experimental",
+            default_text="the family's",
+        ),
+    )
 
     def __post_init__(self) -> None:
         fam = FAMILIES.get(self.family)  # an unknown name is validate()'s error
@@ -52,26 +110,29 @@ class ModelConfig:
                 object.__setattr__(self, name, defaults.get(name, fallback))
 
     def validate(self) -> ModelConfig:
-        if self.family not in FAMILIES:
-            raise ConfigError(f"unknown family {self.family!r}; choose one of {sorted(FAMILIES)}")
+        _need(self.family in FAMILIES, "family", f"unknown family {self.family!r}; choose one of {', '.join(FAMILIES)}")
         r = self.resolution
-        if r < 16 or r > 1024 or (r & (r - 1)) != 0:
-            raise ConfigError(f"resolution must be a power of two in 16..1024, got {r}")
-        if self.width < 4 or self.max_width < self.width:
-            raise ConfigError("width must be >= 4 and max_width >= width")
-        if self.d_width is not None and not 4 <= self.d_width <= self.max_width:
-            raise ConfigError("d_width must be >= 4 and at most max_width")
-        if self.z_dim < 1:
-            raise ConfigError("z_dim must be positive")
+        _need(16 <= r <= 1024 and (r & (r - 1)) == 0, "resolution", f"must be a power of two in 16..1024, got {r}")
+        assert self.width is not None  # filled in by __post_init__
+        _need(4 <= self.width <= self.max_width, "width", f"must be in 4..{self.max_width}, got {self.width}")
+        _need(
+            self.d_width is None or 4 <= self.d_width <= self.max_width,
+            "d_width",
+            f"must be in 4..{self.max_width}, got {self.d_width}",
+        )
+        _need(self.z_dim >= 1, "z_dim", f"must be positive, got {self.z_dim}")
         return self
 
     def channels(self, res: int) -> int:
         """Generator channel count of feature maps at spatial size ``res``."""
+        assert self.width is not None
         return min(self.max_width, self.width * self.resolution // res)
 
     def d_channels(self, res: int) -> int:
         """Discriminator channel count at spatial size ``res`` (``d_width`` or ``width``)."""
-        return min(self.max_width, (self.d_width or self.width) * self.resolution // res)
+        width = self.d_width or self.width
+        assert width is not None
+        return min(self.max_width, width * self.resolution // res)
 
 
 @dataclass(frozen=True)
@@ -83,40 +144,111 @@ class TrainConfig:
     # Fields left None are chosen from the dataset when training starts (training/recipe.py):
     # batch, lr_g, lr_d, r1_gamma, ema_kimg, augment, augment_p, crop_size, min_scale, loss,
     # reuse_fakes.
-    batch: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
+    batch: int | None = field(
+        default=None, metadata=cli_option("batch size", default_text="32 up to 64 px, 16 at 128 px, 8 above")
+    )
+    lr_g: float | None = field(default=None, metadata=cli_option("G's Adam learning rate", default_text="2e-4"))
+    lr_d: float | None = field(
+        default=None, metadata=cli_option("D's Adam learning rate", default_text="resgan 6e-4, dcgan 2e-4")
+    )
     beta1: float = 0.5
     beta2: float = 0.99
-    loss: str | None = None  # "ns" or "hinge"; None: the family's (families.FAMILIES[family].loss)
-    patch_weight: float = 0.5  # share of the patch-level term in D's and G's losses (a D with d_patch)
-    r1_gamma: float | None = None  # R1 weight; 0 disables
+    # None: the family's (families.FAMILIES[family].loss).
+    loss: str | None = field(
+        default=None,
+        metadata=cli_option("GAN loss: non-saturating or hinge", choices=LOSSES, default_text="resgan hinge, dcgan ns"),
+    )
+    patch_weight: float = field(
+        default=0.5,
+        metadata=cli_option("share of the per-patch verdicts in the losses, 0..1 (a D with --d-patch)", "experimental"),
+    )
+    r1_gamma: float | None = field(
+        default=None,
+        metadata=cli_option(
+            "R1 gradient penalty weight; 0 disables", default_text="0.1 x (resolution/64)^2 x 32/batch"
+        ),
+    )
     r1_interval: int = 16  # lazy regularisation: every N discriminator steps
-    augment: tuple[str, ...] | None = None  # None: the family's (families.FAMILIES[family].augment)
-    augment_p: float | None = None  # starting probability per augmentation and sample
-    ada_target: float = 0.6  # adapt p so that E[sign(D(real))] ~ target; 0 disables adaptation
+    # None: the family's (families.FAMILIES[family].augment).
+    augment: tuple[str, ...] | None = field(
+        default=None,
+        metadata=cli_option(
+            f"what D's inputs go through: a comma list of {','.join(AUGMENTS)}, or none",
+            default_text="resgan geometric,color,translation,cutout; dcgan color,translation,cutout",
+            metavar="LIST",
+        ),
+    )
+    augment_p: float | None = field(
+        default=None,
+        metadata=cli_option(
+            "starting augmentation probability, adapted as D learns", default_text="from the number of images"
+        ),
+    )
+    ada_target: float = field(
+        default=0.6,
+        metadata=cli_option("adaptive augmentation's target for D's confidence on reals; 0 = fixed probability"),
+    )
     ada_kimg: float = 5.0  # images for p to move by 1.0
-    ema_kimg: float | None = None  # EMA half-life in thousands of images (batch-size independent)
+    ema_kimg: float | None = field(
+        default=None, metadata=cli_option("half-life of the averaged generator, in kimg", default_text="2 x batch/32")
+    )
     ema_rampup: float = 0.05  # half-life <= rampup * images seen, so early samples are not stale
-    kimg: float | None = None
-    minutes: float | None = None
-    seed: int = 0
-    crop_size: int | None = None  # patch mode: random crops of this many source pixels; 0 = whole images
-    min_scale: float | None = None  # random crops cover between min_scale and 1 of the shorter side
+    kimg: float | None = field(
+        default=None,
+        metadata=cli_option(
+            "total budget in thousands of images seen, over all resumes", "essential", default_text="none"
+        ),
+    )
+    minutes: float | None = field(
+        default=None,
+        metadata=cli_option(
+            "wall-clock budget of this invocation, final checkpoint included",
+            "essential",
+            default_text="30 when --kimg is not given",
+        ),
+    )
+    seed: int = field(default=0, metadata=cli_option("training seed", "essential"))
+    crop_size: int | None = field(
+        default=None,
+        metadata=cli_option(
+            "patch mode: random crops of about this many source px; 0 = whole images",
+            "data",
+            default_text="patch mode for 4 images or fewer",
+        ),
+    )
+    min_scale: float | None = field(
+        default=None,
+        metadata=cli_option(
+            "smallest random crop as a share of the shorter side",
+            "data",
+            default_text="1 for whole images, 0.6 in patch mode",
+        ),
+    )
     max_pixels: int = 64_000_000
     min_images: int = 1
-    snapshot_kimg: float = 2.0  # sample grid every N kimg
-    checkpoint_kimg: float = 4.0  # checkpoint every N kimg
+    snapshot_kimg: float = field(default=2.0, metadata=cli_option("sample grid every N kimg", "budget"))
+    checkpoint_kimg: float = field(default=4.0, metadata=cli_option("checkpoint every N kimg", "budget"))
     keep_checkpoints: int = 3
-    metric_kimg: float = 4.0  # SWD of the EMA generator every N kimg (keeps checkpoints/best); 0 disables
+    metric_kimg: float = field(
+        default=4.0, metadata=cli_option("measure SWD every N kimg and keep checkpoints/best; 0 = off", "budget")
+    )
     metric_n: int = 256  # images per side for that SWD
-    patience: int = 0  # stop after this many SWD evaluations without a new best; 0 never stops early
+    patience: int = field(
+        default=0, metadata=cli_option("stop after N SWD measurements without a new best; 0 = never", "budget")
+    )
     log_seconds: float = 10.0  # stats.jsonl / TensorBoard interval
     grid: int = 8  # the sample grid is grid x grid images from fixed seeds
     # G's step reuses the D step's fakes: one G forward per iteration, not two. None: the
     # family's choice (families.FAMILIES[family].reuse_fakes; on for resgan, off for dcgan).
-    reuse_fakes: bool | None = None
-    threads: int | None = None
+    reuse_fakes: bool | None = field(
+        default=None,
+        metadata=cli_option(
+            "G's step reuses the fakes D just judged (faster)", "experimental", default_text="the family's"
+        ),
+    )
+    threads: int | None = field(
+        default=None, metadata=cli_option("CPU threads for torch", "budget", default_text="torch's choice")
+    )
 
     @property
     def patch_mode(self) -> bool:
@@ -124,44 +256,49 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         self.model.validate()
-        if self.batch is not None and self.batch < 2:
-            raise ConfigError("batch must be at least 2")
-        if self.loss is not None and self.loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if not 0.0 <= self.patch_weight <= 1.0:
-            raise ConfigError(f"patch_weight must be in [0, 1], got {self.patch_weight}")
+        _need(self.batch is None or self.batch >= 2, "batch", f"must be at least 2, got {self.batch}")
+        _need(
+            self.loss is None or self.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)}, got {self.loss!r}"
+        )
+        _need(0.0 <= self.patch_weight <= 1.0, "patch_weight", f"must be in [0, 1], got {self.patch_weight}")
         bad = [a for a in self.augment or () if a not in AUGMENTS]
-        if bad:
-            raise ConfigError(f"unknown augmentation {bad}; choose from {AUGMENTS}")
-        if self.augment_p is not None and not 0.0 <= self.augment_p <= 1.0:
-            raise ConfigError("augment_p must be in [0, 1]")
-        if self.kimg is not None and self.kimg <= 0:
-            raise ConfigError("kimg must be positive")
-        if self.minutes is not None and self.minutes <= 0:
-            raise ConfigError("minutes must be positive")
-        if self.crop_size is not None and 0 < self.crop_size < 8 or (self.crop_size or 0) < 0:
-            raise ConfigError("crop_size must be at least 8 pixels (or 0 for whole-image crops)")
-        if self.min_scale is not None and not 0.05 <= self.min_scale <= 1.0:
-            raise ConfigError("min_scale must be in [0.05, 1]")
-        for name in ("lr_g", "lr_d", "ema_kimg", "snapshot_kimg", "checkpoint_kimg"):
-            if getattr(self, name) is None:
-                continue  # chosen from the data
-            if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
-                raise ConfigError(f"{name} must be a positive number")
-        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
-            raise ConfigError(f"Adam's betas must be in [0, 1), got {self.beta1}, {self.beta2}")
-        if not 0.0 <= self.ema_rampup <= 10.0:
-            raise ConfigError(f"ema_rampup must be in [0, 10], got {self.ema_rampup}")
-        if (self.r1_gamma or 0) < 0 or self.r1_interval < 1:
-            raise ConfigError("r1_gamma must be >= 0 and r1_interval >= 1")
-        if self.metric_kimg < 0 or not math.isfinite(self.metric_kimg):
-            raise ConfigError("metric_kimg must be >= 0 (0 disables the quality metric)")
-        if self.metric_n < 16:
-            raise ConfigError("metric_n must be at least 16")
-        if self.patience < 0:
-            raise ConfigError("patience must be >= 0 (0 never stops early)")
-        if self.keep_checkpoints < 1:
-            raise ConfigError("keep_checkpoints must be at least 1")
+        _need(not bad, "augment", f"unknown augmentation {', '.join(bad)}; choose from {', '.join(AUGMENTS)} or none")
+        _need(
+            self.augment_p is None or 0.0 <= self.augment_p <= 1.0,
+            "augment_p",
+            f"must be in [0, 1], got {self.augment_p}",
+        )
+        _need(0.0 <= self.ada_target < 1.0, "ada_target", f"must be in [0, 1), got {self.ada_target}")
+        for name in ("kimg", "minutes", "lr_g", "lr_d", "ema_kimg", "snapshot_kimg", "checkpoint_kimg", "ada_kimg"):
+            v = getattr(self, name)  # None: no budget of that kind, or chosen from the data
+            _need(v is None or (v > 0 and math.isfinite(v)), name, f"must be a positive number, got {v}")
+        _need(
+            self.crop_size is None or self.crop_size == 0 or self.crop_size >= 8,
+            "crop_size",
+            f"must be at least 8 px (or 0 for whole-image crops), got {self.crop_size}",
+        )
+        _need(
+            self.min_scale is None or 0.05 <= self.min_scale <= 1.0,
+            "min_scale",
+            f"must be in [0.05, 1], got {self.min_scale}",
+        )
+        _need(
+            0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0,
+            "beta1",
+            f"Adam's betas must be in [0, 1), got {self.beta1}, {self.beta2}",
+        )
+        _need(0.0 <= self.ema_rampup <= 10.0, "ema_rampup", f"must be in [0, 10], got {self.ema_rampup}")
+        _need((self.r1_gamma or 0) >= 0, "r1_gamma", f"must be >= 0, got {self.r1_gamma}")
+        _need(self.r1_interval >= 1, "r1_interval", f"must be >= 1, got {self.r1_interval}")
+        _need(
+            self.metric_kimg >= 0 and math.isfinite(self.metric_kimg),
+            "metric_kimg",
+            f"must be >= 0 (0 disables the quality metric), got {self.metric_kimg}",
+        )
+        _need(self.metric_n >= 16, "metric_n", f"must be at least 16, got {self.metric_n}")
+        _need(self.patience >= 0, "patience", f"must be >= 0 (0 never stops early), got {self.patience}")
+        _need(self.keep_checkpoints >= 1, "keep_checkpoints", f"must be at least 1, got {self.keep_checkpoints}")
+        _need(self.threads is None or self.threads >= 1, "threads", f"must be at least 1, got {self.threads}")
         return self
 
 
@@ -179,17 +316,25 @@ class TextureConfig:
     levels: int = 3  # 2x upsamplings after the noise grid (a noise cell is 2**levels px)
     z_ch: int = 32  # noise channels per cell of the coarsest grid
     d_width: int = 32  # channels of each patch discriminator's first layer
-    patch: int = 0  # D's crop side in exemplar pixels; 0: chosen from the exemplar's size
+    patch: int = field(
+        default=0,
+        metadata=cli_option("D's crop side in exemplar px, a multiple of 8", default_text="half the exemplar, 32-96"),
+    )
     scales: int = 0  # discriminators on 1, 1/2, 1/4 ... of the crop; 0: every scale >= 16 px
     batch: int = 4  # generated canvases per step
     crops: int = 4  # wrapped crops D sees from each canvas
     lr: float = 2e-4
     r1_gamma: float = 1.0
     ema_steps: float = 50.0  # EMA half-life in steps
-    minutes: float | None = 3.0
-    steps: int | None = None  # stop after this many steps (whichever of minutes/steps comes first)
-    seed: int = 0
-    threads: int | None = None
+    minutes: float | None = field(default=3.0, metadata=cli_option("training time in minutes", "budget"))
+    # Whichever of minutes/steps comes first ends training.
+    steps: int | None = field(
+        default=None, metadata=cli_option("stop after this many training steps instead", "budget")
+    )
+    seed: int = field(default=0, metadata=cli_option("training seed", "essential"))
+    threads: int | None = field(
+        default=None, metadata=cli_option("CPU threads for torch", "budget", default_text="torch's choice")
+    )
 
     def validate(self) -> TextureConfig:
         if self.width < 4 or self.max_width < self.width:
@@ -198,8 +343,11 @@ class TextureConfig:
             raise ConfigError("levels must be in 1..5")
         if self.z_ch < 1 or self.d_width < 4:
             raise ConfigError("z_ch must be >= 1 and d_width >= 4")
-        if self.patch and (self.patch < 16 or self.patch % 8):
-            raise ConfigError("patch must be a multiple of 8, at least 16 (or 0 to choose it from the exemplar)")
+        _need(
+            not self.patch or (self.patch >= 16 and self.patch % 8 == 0),
+            "patch",
+            f"must be a multiple of 8, at least 16 (or 0 to choose it from the exemplar), got {self.patch}",
+        )
         if self.scales < 0 or self.batch < 1 or self.crops < 1:
             raise ConfigError("scales must be >= 0, batch and crops >= 1")
         for name in ("lr", "ema_steps"):
@@ -208,15 +356,20 @@ class TextureConfig:
                 raise ConfigError(f"{name} must be a positive number")
         if self.r1_gamma < 0:
             raise ConfigError("r1_gamma must be >= 0")
-        if self.minutes is None and self.steps is None:
-            raise ConfigError("give a training budget: minutes or steps")
-        if (self.minutes is not None and not self.minutes > 0) or (self.steps is not None and self.steps < 1):
-            raise ConfigError("minutes and steps must be positive")
+        _budget(self.minutes, self.steps, self.threads)
         return self
 
     def channels(self, level: int) -> int:
         """G channels at ``level`` (0 = the noise grid, ``levels`` = the output)."""
         return min(self.max_width, self.width * 2 ** (self.levels - level))
+
+
+def _budget(minutes: float | None, steps: int | None, threads: int | None) -> None:
+    """The checks every minutes-or-steps recipe shares."""
+    _need(minutes is not None or steps is not None, "minutes", "give a training budget: minutes or steps")
+    _need(minutes is None or (minutes > 0 and math.isfinite(minutes)), "minutes", f"must be positive, got {minutes}")
+    _need(steps is None or steps >= 1, "steps", f"must be at least 1, got {steps}")
+    _need(threads is None or threads >= 1, "threads", f"must be at least 1, got {threads}")
 
 
 CONTENT_TERMS = ("luma", "nce", "cycle")
@@ -255,10 +408,6 @@ class StylizerConfig:
     # (style ratio 0.63 / 0.59) with SSIM >= 0.77.
     content_weight: float = 2.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
-    # Steer the content terms' weight during training so that G_ema's content SSIM (checked
-    # every HEALTH_SECONDS on the training photos) settles near this figure: styles that
-    # barely move a photo get more room, styles that tear it apart get less. None: fixed weights.
-    target_ssim: float | None = None
     # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
     # "brightness" (the overall level), "free" (level and contrast).
     tone: str = "brightness"
@@ -290,8 +439,6 @@ class StylizerConfig:
             raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
-        if self.target_ssim is not None and not 0.0 < self.target_ssim < 1.0:
-            raise ConfigError(f"target_ssim must be between 0 and 1 (exclusive), got {self.target_ssim}")
         if not self.swd_weight >= 0 or not math.isfinite(self.swd_weight):
             raise ConfigError(f"swd_weight must be >= 0, got {self.swd_weight}")
         for name in ("lr", "ema_steps", "content_blur", "lr_d"):
@@ -401,9 +548,16 @@ def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
 LEGACY_STYLIZER_KEYS: dict[str, Any] = {"swd_weight": 0.0, "palette": "none"}
 
 
+# Stylizer options removed in artgan 0.2.0, with the values that meant "off". They only
+# steered training: a model trained with one still loads and stylizes, but resuming its
+# training would not follow its recipe, so training.stylizer refuses to.
+REMOVED_STYLIZER_KEYS: dict[str, tuple[Any, ...]] = {"target_ssim": (None,)}
+
+
 def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
     # Runs saved before an option existed trained without it; loaded or resumed, they go
-    # on without it.
+    # on without it. Removed options are dropped (see REMOVED_STYLIZER_KEYS).
+    d = {k: v for k, v in d.items() if k not in REMOVED_STYLIZER_KEYS}
     return _from_dict(StylizerConfig, {**LEGACY_STYLIZER_KEYS, **d})
 
 

@@ -43,11 +43,15 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     return (UsageError, ConfigError, DatasetError, ImageError, CheckpointError, ValueError)
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, args: argparse.Namespace) -> str:
+    """The error line; a config error about a field the user set names the option and value."""
     from ..config import ConfigError
 
-    if isinstance(exc, ConfigError) and getattr(exc, "option", None):
-        return f"{exc.option}: {exc}"
+    if isinstance(exc, ConfigError) and exc.field:
+        value = getattr(args, exc.field, None)
+        if value is not None and exc.field in getattr(args, "option_fields", [exc.field]):
+            shown = ",".join(value) if isinstance(value, tuple) else f"{value:g}" if isinstance(value, float) else value
+            return f"--{exc.field.replace('_', '-')} {shown}: {exc.detail}"
     return str(exc)
 
 
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         if isinstance(exc, _usage_errors()):
-            print(f"error: {_message(exc)}", file=sys.stderr)
+            print(f"error: {_message(exc, args)}", file=sys.stderr)
             return 2
         if isinstance(exc, OSError):
             print(f"error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)

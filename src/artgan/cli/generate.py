@@ -9,8 +9,10 @@ from pathlib import Path
 from .common import UsageError, add_out, check_out_dir, need, new_parser, say
 
 
-def _add_model(g: argparse._ArgumentGroup, what: str = "run folder (or model / checkpoint folder) to use") -> None:
-    g.add_argument("--model", metavar="RUN", default=None, help=f"{what}; required")
+def _add_model(
+    g: argparse._ArgumentGroup, what: str = "run folder (or model / checkpoint folder) to use (required)"
+) -> None:
+    g.add_argument("--model", metavar="RUN", default=None, help=what)
     g.add_argument(
         "--best", action="store_true", help="a run's best checkpoint (by training SWD), not its latest (default: off)"
     )
@@ -39,16 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p, g = new_parser(
         sub, "evaluate", "quality figures of a model against its training images (no pretrained networks)"
     )
-    _add_model(g["essential"], "run or model folder to sample; or --fake")
+    _add_model(g["essential"], "run or model folder to sample (required unless --fake)")
     g["essential"].add_argument(
         "--real", metavar="DIR", default=None, help="real images (default: the run's training data)"
     )
     g["essential"].add_argument(
-        "--fake", metavar="DIR", default=None, help="a folder of generated images instead of --model"
+        "--fake", metavar="DIR", default=None, help="a folder of generated images instead of --model (default: none)"
     )
     g["budget"].add_argument("--json", action="store_true", help="print JSON instead of a table (default: off)")
     g["budget"].add_argument(
-        "--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here"
+        "--worst-pairs", default=None, metavar="PNG", help="write the closest fake/real pairs here (default: none)"
     )
     g["advanced"].add_argument("--n", type=int, default=256, help="images per side (default: 256)")
     g["advanced"].add_argument("--seed", type=int, default=0, help="seed of the samples and crops (default: 0)")

@@ -34,12 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e = g["essential"]
     e.add_argument("photos", nargs="+", metavar="PHOTO", help="photos to stylize; photo.jpg is written as photo.png")
-    e.add_argument("--style", metavar="PAINTING", default=None, help="the painting whose style to apply")
+    e.add_argument(
+        "--style", metavar="PAINTING", default=None, help="the painting whose style to apply (required unless --model)"
+    )
     e.add_argument(
         "--model",
         metavar="RUN",
         default=None,
-        help="a stylizer run (train-stylizer, train-translator) instead of --style",
+        help="a stylizer run (train-stylizer, train-translator) instead of --style (default: none)",
     )
     e.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = full style (default: 1)")
     e.add_argument(
@@ -85,8 +87,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "photos", nargs="*", metavar="PHOTO", help="photos to train on (default: generic procedural content)"
     )
-    e.add_argument("--style", metavar="PAINTING", default=None, help="the painting whose style to learn")
-    e.add_argument("--resume", metavar="RUN", default=None, help="continue this stylizer run from its last save")
+    e.add_argument(
+        "--style", metavar="PAINTING", default=None, help="the painting whose style to learn (required unless --resume)"
+    )
+    e.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=None,
+        help="continue this stylizer run from its last save (default: none, a new run)",
+    )
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
     p.set_defaults(
@@ -99,7 +108,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = g["essential"]
     e.add_argument("photos_dir", nargs="?", metavar="PHOTOS", help="folder (or .zip) of photos: the content")
     e.add_argument("paintings_dir", nargs="?", metavar="PAINTINGS", help="folder (or .zip) of paintings: the style")
-    e.add_argument("--resume", metavar="RUN", default=None, help="continue this translator run (give the same folders)")
+    e.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=None,
+        help="continue this translator run; give the same folders (default: none, a new run)",
+    )
     e.add_argument(
         "--cycle",
         action="store_true",

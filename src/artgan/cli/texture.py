@@ -14,8 +14,16 @@ TRAIN_FIELDS = ("minutes", "steps", "patch", "threads")
 
 def _add_source(e: argparse._ArgumentGroup) -> None:
     e.add_argument("exemplar", nargs="?", metavar="EXEMPLAR", help="the texture image (48-160 px swatches work well)")
-    e.add_argument("--from", dest="from_image", default=None, metavar="IMG", help="learn from part of this image ...")
-    e.add_argument("--region", default=None, metavar="X,Y,W,H", help="... this rectangle of it, in pixels")
+    e.add_argument(
+        "--from",
+        dest="from_image",
+        default=None,
+        metavar="IMG",
+        help="learn from part of this image ... (default: none)",
+    )
+    e.add_argument(
+        "--region", default=None, metavar="X,Y,W,H", help="... this rectangle of it, in pixels (required with --from)"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e = g["essential"]
     _add_source(e)
-    e.add_argument("--model", metavar="RUN", default=None, help="a texture run (train-texture) instead of an exemplar")
+    e.add_argument(
+        "--model",
+        metavar="RUN",
+        default=None,
+        help="a texture run (train-texture) instead of an exemplar (default: none)",
+    )
     e.add_argument(
         "--size",
         default="1024x1024",
@@ -49,7 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p, g = new_parser(sub, "train-texture", "train a seamless-texture model on one exemplar image")
     e = g["essential"]
     _add_source(e)
-    e.add_argument("--resume", metavar="RUN", default=None, help="continue this texture run from its last save")
+    e.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=None,
+        help="continue this texture run from its last save (default: none, a new run)",
+    )
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
     p.set_defaults(

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="RUN",
         default=None,
         help="continue this run folder from its latest checkpoint, from any directory; a DATA given "
-        "with it replaces the run's data folder (e.g. after a move)",
+        "with it replaces the run's data folder (e.g. after a move) (default: none, a new run)",
     )
     e.add_argument("--dry-run", action="store_true", help="print the resolved config and exit (default: off)")
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")

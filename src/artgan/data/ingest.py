@@ -6,6 +6,7 @@ seconds rather than killing a run hours later. Unusable files are listed with a 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import zipfile
@@ -43,6 +44,15 @@ class IngestResult:
     def report(self) -> str:
         """Human-readable list of rejects, one per line ("name: reason")."""
         return "".join(f"{name}: {reason}\n" for name, reason in self.rejected)
+
+    def fingerprint(self) -> str:
+        """A short hash of the usable images' names and decoded pixels: a run keeps it, so
+        a resume can tell when its data changed. 16 hex digits."""
+        h = hashlib.sha256()
+        for name, img in zip(self.names, self.images):
+            h.update(name.encode() + b"\0" + str(tuple(img.shape)).encode())
+            h.update(img.contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
 
 def _iter_folder(root: Path) -> Iterator[tuple[str, Callable[[], bytes], int]]:

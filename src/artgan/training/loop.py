@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from .memory import keep_freed_memory
 from .monitor import METRIC, QualityMonitor
 from .recipe import PATCH_MODE_MAX_IMAGES
 from .recipe import resolve as resolve_recipe
-from .rundir import latest_run_dir, new_run_dir, truncate_stats
+from .rundir import new_run_dir, resolve_run, truncate_stats
 from .steps import StepContext, d_step, g_step
 from .tbevents import EventWriter
 
@@ -66,18 +67,36 @@ def _write_run_config(run_dir: Path, cfg: TrainConfig, extra: dict[str, Any]) ->
     atomic_write_bytes(run_dir / "config.json", (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def resolve_resume(resume: str | os.PathLike | bool, out: Path) -> Path:
-    """``--resume`` alone means the newest run under ``out``; a path means that run."""
-    if resume is True or resume == "" or resume == "auto":
-        run = latest_run_dir(out)
-        if run is None:
-            raise CheckpointError(f"{out}: no run folder to resume; start one with `artgan train DATA --out {out}`")
-        return run
-    p = Path(resume)
-    if p.name.startswith("ckpt-") or p.name == "checkpoints":  # a checkpoint given: use its run
-        p = p.parent if p.name == "checkpoints" else p.parent.parent
+def _read_run_doc(run_dir: Path) -> dict[str, Any]:
+    """The whole run config.json (train config plus dataset record and data choices)."""
+    try:
+        doc = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{run_dir / 'config.json'}: cannot read the run's config ({exc})") from exc
+    return doc if isinstance(doc, dict) else {}
+
+
+def _resume_data(run_dir: Path, saved: str, given: str | None) -> str:
+    """The data folder a resumed run reads: ``given`` (an explicit new location) or the
+    saved one, which must still exist. Old runs saved it relative to where they started."""
+    if given:
+        path = str(Path(given).resolve())
+        if Path(saved).resolve() != Path(path):
+            _say(f"data: now reading {path} (the run started on {saved})")
+        return path
+    if not Path(saved).exists():
+        raise CheckpointError(
+            f"{run_dir}: its training data {saved} is not there any more; if it moved, give the new place: "
+            f"artgan train NEW_DATA --resume {run_dir}"
+        )
+    return str(Path(saved).resolve())
+
+
+def resolve_resume(resume: str | os.PathLike) -> Path:
+    """The run folder to continue: ``resume`` itself, or the run of a checkpoint inside it."""
+    p = resolve_run(resume)
     if not (p / "config.json").is_file():
-        raise CheckpointError(f"{p}: not a run folder (no config.json); give a folder like runs/00000-...")
+        raise CheckpointError(f"{p}: not a generator run folder (no config.json); give a folder like runs/00000-...")
     return p
 
 
@@ -128,31 +147,38 @@ def train(
     cfg: TrainConfig,
     out: str | os.PathLike = "runs",
     *,
-    resume: str | os.PathLike | bool | None = None,
+    resume: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> Path:
     """Train a GAN as ``cfg`` says; returns the run folder.
 
-    A new run gets the next numbered folder under ``out``. With ``resume`` the run
-    continues in its own folder from its latest checkpoint; the budget (``kimg`` total,
-    ``minutes`` for this invocation) comes from ``cfg``, all else from the saved run.
+    A new run gets the next numbered folder under ``out``. With ``resume`` (a run folder)
+    the run continues in its own folder from its latest checkpoint; the budget (``kimg``
+    total, ``minutes`` for this invocation) comes from ``cfg``, all else from the saved
+    run, whose data folder ``data`` replaces when given (the images moved).
     """
     out = Path(out)
     start_time = time.time()
-    if resume not in (None, False):
-        run_dir = resolve_resume(resume, out)
+    old_fingerprint = None
+    if resume is not None:
+        run_dir = resolve_resume(resume)
         saved = _load_run_config(run_dir)
         cfg = replace(
             saved,
+            data=_resume_data(run_dir, saved.data, str(data) if data else None),
             kimg=cfg.kimg if cfg.kimg is not None else saved.kimg,
             minutes=cfg.minutes,
             threads=cfg.threads or saved.threads,
         )  # threads belong to this machine
+        old_doc = _read_run_doc(run_dir)
+        old_fingerprint = old_doc.get("dataset", {}).get("fingerprint")
         ckpt_folder = resolve_model_folder(run_dir)
         _say(f"resuming {run_dir} from {ckpt_folder.name}")
     else:
         ckpt_folder = None
         run_dir = None
+        cfg = replace(cfg, data=str(Path(cfg.data).resolve()) if cfg.data else cfg.data)
     defaulted_budget = cfg.kimg is None and cfg.minutes is None
     if defaulted_budget:
         cfg = replace(cfg, minutes=DEFAULT_MINUTES)
@@ -165,13 +191,20 @@ def train(
     cfg, data, chosen = load_data(cfg, progress)
     r = cfg.model.resolution
 
+    dataset = {"images": len(data.images), "rejected": len(data.rejected), "fingerprint": data.fingerprint()}
     if run_dir is None:
         run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
-        _write_run_config(
-            run_dir,
-            cfg,
-            {"dataset": {"images": len(data.images), "rejected": len(data.rejected)}, "chosen_from_data": chosen},
-        )
+        _write_run_config(run_dir, cfg, {"dataset": dataset, "chosen_from_data": chosen})
+    else:
+        if old_fingerprint is not None and old_fingerprint != dataset["fingerprint"]:
+            then = old_doc.get("dataset", {}).get("images", "?")
+            _say(
+                f"warning: the data in {cfg.data} changed since the run started ({then} usable images then, "
+                f"{len(data.images)} now); training goes on with what is there now"
+            )
+        # The run's record follows its data (a new place, new images), so the next resume checks against it.
+        kept = {k: v for k, v in old_doc.items() if k not in ("train", "artgan_version")}
+        _write_run_config(run_dir, cfg, {**kept, "dataset": dataset})
     atomic_write_bytes(run_dir / "rejected.txt", data.report().encode())
     _say(f"run folder: {run_dir}")
     _say(
@@ -262,7 +295,10 @@ def train(
         checkpoint often fall on the same step (update_ema overwrites them every step)."""
         nonlocal calibrated_at
         if calibrated_at != nimg:
+            t0 = time.time()
             recalibrate_batchnorm(G_ema, cfg.model.z_dim)
+            cost["calibrate"] = time.time() - t0
+            calibration_seconds[0] += cost["calibrate"]
             calibrated_at = nimg
 
     def checkpoint() -> Path:
@@ -335,16 +371,42 @@ def train(
     )
     from tqdm.auto import tqdm
 
+    # Under a minutes budget the bar counts seconds (its total and ETA are then exact);
+    # under a kimg budget it counts images.
+    time_bar = budget_img is None and budget_sec is not None
     bar = tqdm(
-        total=(budget_img - nimg) if budget_img else None,
-        unit="img",
-        unit_scale=True,
+        total=int(budget_sec) if time_bar else (budget_img - nimg) if budget_img else None,
+        initial=int(time.time() - start_time) if time_bar else 0,
+        unit="s" if time_bar else "img",
+        unit_scale=not time_bar,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total} s [{elapsed}<{remaining}{postfix}]" if time_bar else None,
         disable=not progress,
         dynamic_ncols=True,
         smoothing=0.05,
         # In a log file (no terminal) a line every 0.1 s is noise; every 30 s is plenty.
         mininterval=0.1 if sys.stderr.isatty() else 30.0,
     )
+    # Seconds the end-of-run work (sample grid, SWD, checkpoint) took when last timed: a
+    # minutes budget stops training early enough for it, so --minutes is the whole run.
+    # Each is timed without the BN recalibration that the first of them at an image count does.
+    cost: dict[str, float | None] = {"calibrate": None, "snapshot": None, "measure": None, "checkpoint": None}
+
+    calibration_seconds = [0.0]  # all recalibrations so far
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0, cal0 = time.time(), calibration_seconds[0]
+        result = fn()
+        cost[name] = time.time() - t0 - (calibration_seconds[0] - cal0)
+        return result
+
+    def finish_reserve() -> float:
+        known = {k: v for k, v in cost.items() if v is not None}
+        snap = known.get("snapshot", 1.0)
+        # Before the first SWD: it renders metric_n images where the grid renders grid^2,
+        # then extracts their features (measured at about a third more).
+        meas = known.get("measure", 1.3 * snap * cfg.metric_n / cfg.grid**2) if monitor is not None else 0.0
+        return 1.1 * (known.get("calibrate", 2.0) + snap + meas + known.get("checkpoint", 1.0)) + 0.5
+
     tb = EventWriter(run_dir)
     sums: dict[str, torch.Tensor] = {}
     n_sums = 0
@@ -358,7 +420,7 @@ def train(
     last_metric = -1
     stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
     if start_nimg == 0:
-        snapshot()
+        timed("snapshot", snapshot)
     reason = "budget reached"
     G.train()
     D.train()
@@ -368,7 +430,7 @@ def train(
                 if budget_img is not None and nimg >= budget_img:
                     break
                 elapsed = time.time() - start_time
-                if budget_sec is not None and elapsed >= budget_sec:
+                if budget_sec is not None and elapsed + finish_reserve() >= budget_sec:
                     break
                 if flag["stop"]:
                     reason = f"stopped by {flag['stop']}"
@@ -383,10 +445,10 @@ def train(
                 for k, v in {**ds.stats, **gs}.items():
                     sums[k] = sums.get(k, 0) + v
                 n_sums += 1
-                bar.update(cfg.batch)
-                if budget_img is None and budget_sec is not None and step % 10 == 0:
-                    rate = (nimg - start_nimg) / max(time.time() - loop_start, 1e-6)
-                    bar.total = int(nimg - start_nimg + rate * max(0.0, budget_sec - (time.time() - start_time)))
+                if time_bar:
+                    bar.update(int(time.time() - start_time) - bar.n)
+                else:
+                    bar.update(cfg.batch)
                 now = time.time()
                 if now - last_log >= cfg.log_seconds:
                     row = _log_row(
@@ -396,14 +458,20 @@ def train(
                     stats_f.flush()
                     tb.scalars({k: v for k, v in row.items() if k not in ("kimg", "step")}, step=nimg)
                     bar.set_postfix(
-                        {"D": f"{row['loss/D']:.2f}", "G": f"{row['loss/G']:.2f}", "p": f"{ada.p:.2f}"}, refresh=False
+                        {
+                            "kimg": f"{nimg / 1000:.1f}",
+                            "D": f"{row['loss/D']:.2f}",
+                            "G": f"{row['loss/G']:.2f}",
+                            "p": f"{ada.p:.2f}",
+                        },
+                        refresh=False,
                     )
                     sums, n_sums, last_log = {}, 0, now
                 if nimg >= next_snap:
-                    snapshot()
+                    timed("snapshot", snapshot)
                     next_snap += cfg.snapshot_kimg * 1000
                 if nimg >= next_metric:
-                    measure()
+                    timed("measure", measure)
                     last_metric = nimg
                     next_metric += metric_img
                     if cfg.patience and monitor is not None and monitor.since_best >= cfg.patience:
@@ -413,9 +481,10 @@ def train(
                         )
                         break
                 if nimg >= next_ckpt:
-                    checkpoint()
+                    timed("checkpoint", checkpoint)
                     next_ckpt += cfg.checkpoint_kimg * 1000
             bar.close()
+            train_end = time.time()
             if n_sums:
                 row = _log_row(
                     sums,
@@ -428,10 +497,10 @@ def train(
                 )
                 stats_f.write(json.dumps(row) + "\n")
                 stats_f.flush()
-            snapshot()
+            timed("snapshot", snapshot)
             if monitor is not None and last_metric != nimg:
-                measure()
-            final = checkpoint()
+                timed("measure", measure)
+            final = timed("checkpoint", checkpoint)
             summary = _summary(
                 cfg,
                 monitor,
@@ -453,7 +522,12 @@ def train(
         write_gallery(run_dir)
     except Exception as exc:  # noqa: BLE001 - a gallery glitch must not hide a finished run
         _say(f"warning: could not write the gallery page: {exc}")
-    _say(f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.1f} min; checkpoint: {final}")
+    if nimg == start_nimg and reason == "budget reached":
+        _say("warning: the budget ran out before the first training step; give more --minutes (or --kimg)")
+    _say(
+        f"{reason} at {nimg / 1000:.1f} kimg after {(time.time() - start_time) / 60:.2f} min "
+        f"(training {(train_end - loop_start) / 60:.2f} min); checkpoint: {final}"
+    )
     return run_dir
 
 
