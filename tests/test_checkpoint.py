@@ -203,7 +203,7 @@ def test_sigkill_at_random_moments_then_resume(image_folder, tmp_path):
     temp_left = 0
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     for attempt in range(6):
-        cmd = base + ([str(image_folder)] if attempt == 0 else ["--resume"])
+        cmd = base + ([str(image_folder)] if attempt == 0 else ["--resume", str(next(out.glob("0*")))])
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # Wait until this process has saved at least once beyond what we had, then kill at a random moment.
         deadline = time.time() + 120
@@ -228,7 +228,7 @@ def test_sigkill_at_random_moments_then_resume(image_folder, tmp_path):
     assert seen == sorted(seen) and seen[-1] > seen[0], seen
     # Finally a clean resume runs to a budget and finishes.
     final = subprocess.run(
-        common + ["--resume", "--kimg", str((seen[-1] + 32) / 1000)],
+        common + ["--resume", str(run), "--kimg", str((seen[-1] + 32) / 1000)],
         env=env,
         capture_output=True,
         text=True,
