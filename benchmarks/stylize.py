@@ -10,12 +10,12 @@ also show how it does on photos it never saw. Then, per photo x style, at ``--si
 on the photo's longer side:
 
 - ``style_distance``: patch SWD (x1e3) between the output and the style image;
-  ``style_distance_input``: the same for the unstylised photo; ``style_ratio`` = the
+  ``style_distance_input``: the same for the unstylized photo; ``style_ratio`` = the
   first over the second (target <= 0.6: at least 40% lower).
 - ``content_ssim``: SSIM of luminance between output and photo (target >= 0.5);
   ``edge_f1``: F1 of their edge maps.
 - the same means at each ``--strengths`` value (the trade-off curve);
-- ``infer_ms``: median milliseconds to stylise a square photo of 256, 512 and 1024 px
+- ``infer_ms``: median milliseconds to stylize a square photo of 256, 512 and 1024 px
   (``--repeats`` runs after a warm-up; target at 512: <= 500 ms).
 
 Prints one JSON document (command, commit, machine, rows, per-style and overall medians)
@@ -37,10 +37,11 @@ import torch
 
 from _common import git_commit, load_average, log, machine_info
 from artgan.config import StylizerConfig
-from artgan.imaging import load_image, make_grid, pil_to_tensor, save_png
+from artgan.imaging import fit_long_side, load_image, make_grid, pil_to_tensor, save_png
 from artgan.metrics.style import content_ssim, style_distance
+from artgan.models.stylenet import stylize_image
 from artgan.tasks.stylize import Stylizer
-from artgan.training.stylizer import apply, fit_long_side, measure_each, train_stylizer
+from artgan.training.stylizer import measure_each, train_stylizer
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 DEFAULT_STYLES = "starry_night.jpg,kandinky.png,PieterBruegel.png"
@@ -56,7 +57,7 @@ def _cell(img: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def infer_ms(st: Stylizer, repeats: int) -> dict[str, float]:
-    """Median ms to stylise a random square image of 256, 512 and 1024 px."""
+    """Median ms to stylize a random square image of 256, 512 and 1024 px."""
     out = {}
     for side in (256, 512, 1024):
         x = torch.rand(3, side, side, generator=torch.Generator().manual_seed(side)) * 2 - 1
@@ -74,12 +75,12 @@ def strength_curve(
     st: Stylizer, style: torch.Tensor, photos: list[torch.Tensor], full: list[dict], side: int, strengths: list[float]
 ) -> list[dict]:
     """Median style ratio and content SSIM over the photos at each strength. Each photo is
-    stylised once and blended as ``Stylizer`` does; the unstylised distances come from
+    stylized once and blended as ``Stylizer`` does; the unstylized distances come from
     ``full`` (measure_each at strength 1), which also gives the point at strength 1."""
     points: dict[float, list[tuple[float, float]]] = {s: [] for s in strengths}
     for p, m in zip(photos, full):
         c = fit_long_side(p, side, multiple=4)
-        y = apply(st.net, c)
+        y = stylize_image(st.net, c)
         for s in strengths:
             if s == 1.0:
                 points[s].append((m["style_ratio"], m["content_ssim"]))
@@ -173,11 +174,7 @@ def main() -> int:
             "steps": st.info["step"],
             "infer_ms": infer_ms(st, args.repeats),
             # What training's collapse guard did (absent: nothing to do).
-            **{
-                k: st.info["quality"][k]
-                for k in ("rolled_back", "warning", "content_scale")
-                if k in st.info.get("quality", {})
-            },
+            **{k: st.info["quality"][k] for k in ("rolled_back", "warning") if k in st.info.get("quality", {})},
         }
         log("  " + json.dumps({"curve": curve, **timings[sp.name]}))
         outputs[sp.name] = [_cell(st(fit_long_side(p, args.side), output="tensor"), side) for p in photos]

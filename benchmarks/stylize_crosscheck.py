@@ -9,14 +9,14 @@ independent figure as well: KID between random-conv-net features (the
 ``randconv-v1-seed0`` extractor: per-channel means and stds of four random conv layers, a
 texture statistic in the sense of Gatys et al. without trained weights) of 128 random
 64 px crops of the output and 128 of the painting. ``kid_ratio`` is the output's KID over
-the unstylised photo's (lower = closer to the painting). Photos are measured at 512 px
+the unstylized photo's (lower = closer to the painting). Photos are measured at 512 px
 on the longer side, as in the benchmark; the painting at most 512 px, as training saw it.
 
 Prints JSON: per run and style the medians of ``style_ratio`` (patch SWD, as the
 benchmark) and ``kid_ratio`` over the photos, and the overall medians per run; also the
 patch SWD ratio per pyramid level (``swd_ratio_64`` fine detail ... ``swd_ratio_16``
-colour and layout) and, for models with a palette stage, the same figures for the photo
-recoloured by the palette alone (``palette_only_*``): what G adds over the closed form.
+color and layout) and, for models with a palette stage, the same figures for the photo
+recolored by the palette alone (``palette_only_*``): what G adds over the closed form.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ import torch
 from _common import git_commit, log, machine_info
 from artgan.data.crops import random_crops
 from artgan.data.ingest import IMAGE_SUFFIXES
-from artgan.imaging import load_image, pil_to_tensor
+from artgan.imaging import fit_long_side, load_image, pil_to_tensor
 from artgan.metrics.features import get_extractor
 from artgan.metrics.kid import kid
 from artgan.metrics.texture import texture_swd
+from artgan.models.stylenet import stylize_image
 from artgan.tasks.stylize import Stylizer
-from artgan.training.stylizer import apply, fit_long_side, measure_each
+from artgan.training.stylizer import measure_each
 
 
 def crop_features(extract, img: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -76,19 +77,19 @@ def main() -> int:
             # The benchmark's own figure, by the same helper (photos are already at ``side``).
             swd = measure_each(st.net, style, photos, side=args.side)
             for i, c in enumerate(photos):
-                y = apply(st.net, c)
+                y = stylize_image(st.net, c)
                 swd_ratio = swd[i]["style_ratio"]
                 f_in = crop_features(extract, c, args.crops, seed=2 + i)
                 k_out = kid(crop_features(extract, y, args.crops, seed=2 + i), f_style, subsets=50)[0]
                 k_in = kid(f_in, f_style, subsets=50)[0]
                 row = {"style_ratio": swd_ratio, "kid_ratio": k_out / max(k_in, 1e-8), "kid": k_out, "kid_input": k_in}
-                # The benchmark's distance per pyramid level (64: fine detail ... 16: colour
+                # The benchmark's distance per pyramid level (64: fine detail ... 16: color
                 # and layout), over the photo's: where the style was gained.
                 patch = min(64, *c.shape[-2:], *style.shape[-2:])
                 base = texture_swd(c[None], style, patch=patch, n=128)
                 candidates = {"": y}
                 if st.net.palette is not None:  # what the closed-form palette alone does, without G
-                    candidates["palette_only_"] = st.net.recolour(c[None])[0]
+                    candidates["palette_only_"] = st.net.recolor(c[None])[0]
                     k_pal = kid(
                         crop_features(extract, candidates["palette_only_"], args.crops, seed=2 + i), f_style, subsets=50
                     )[0]

@@ -6,9 +6,10 @@ Trains the real stylizer loop (``train_stylizer``, shipped settings, generic con
 procedural painting as the style, so no data is needed) for ``--seconds`` in each memory
 format, alternating the formats ``--rounds`` times, and reads its training steps per
 second from ``stats.jsonl`` (the median of its 10-second rows, the first row dropped as
-warm-up). Then times inference (``training.stylizer.apply``) at 256, 512 and 1024 px in
-both formats on the same weights, alternating call by call. The format is switched through
-``training.stylizer.CL``, the one constant the loop and ``apply`` read.
+warm-up). Then times inference (``models.stylenet.stylize_image``) at 256, 512 and 1024 px
+in both formats on the same weights, alternating call by call. The format is switched
+through ``training.stylizer.CL`` (the loop's) and ``models.stylenet.MEMORY_FORMAT``
+(the one ``stylize_image`` reads).
 
 Prints JSON (command, commit, machine, per-round and median figures) to stdout.
 """
@@ -31,7 +32,8 @@ from _common import git_commit, load_average, log, machine_info
 from artgan.config import StylizerConfig
 from artgan.data.procedural import draw_artwork
 from artgan.imaging import pil_to_tensor
-from artgan.models.stylenet import StyleNet
+from artgan.models import stylenet
+from artgan.models.stylenet import StyleNet, stylize_image
 from artgan.training import stylizer
 
 FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
@@ -39,7 +41,7 @@ FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_
 
 def train_rate(fmt: str, seconds: float, style: torch.Tensor, threads: int) -> dict[str, float]:
     """Steps per second of ``seconds`` of the real training loop in memory format ``fmt``."""
-    stylizer.CL = FORMATS[fmt]
+    stylizer.CL = stylenet.MEMORY_FORMAT = FORMATS[fmt]  # the loop's, and its health checks'
     with tempfile.TemporaryDirectory() as tmp:
         cfg = StylizerConfig(minutes=seconds / 60, threads=threads)
         folder = stylizer.train_stylizer(style, [], cfg, Path(tmp) / "run", progress=False)
@@ -50,7 +52,7 @@ def train_rate(fmt: str, seconds: float, style: torch.Tensor, threads: int) -> d
 
 
 def infer_ms(G: StyleNet, repeats: int) -> dict[str, dict[str, float]]:
-    """Per format, median ms of ``apply`` on a random square image of 256, 512 and 1024 px.
+    """Per format, median ms of ``stylize_image`` on a random square image of 256, 512 and 1024 px.
     The formats alternate call by call, so a busy spell on a shared machine hits both."""
     nets = {f: copy.deepcopy(G).to(memory_format=m) for f, m in FORMATS.items()}
     times: dict[str, dict[str, list[float]]] = {f: {} for f in FORMATS}
@@ -59,9 +61,9 @@ def infer_ms(G: StyleNet, repeats: int) -> dict[str, dict[str, float]]:
         with torch.no_grad():
             for r in range(repeats + 1):  # the first call of each is a warm-up
                 for f, net in nets.items():
-                    stylizer.CL = FORMATS[f]
+                    stylenet.MEMORY_FORMAT = FORMATS[f]
                     t = time.perf_counter()
-                    stylizer.apply(net, x)
+                    stylize_image(net, x)
                     if r:
                         times[f].setdefault(str(side), []).append(time.perf_counter() - t)
     return {f: {s: round(1000 * statistics.median(v), 1) for s, v in per.items()} for f, per in times.items()}

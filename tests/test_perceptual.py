@@ -12,10 +12,9 @@ from PIL import Image
 
 import synthetic
 from artgan.cli import main
-from artgan.imaging import tensor_to_pil
+from artgan.imaging import tensor_to_pil, to_ycbcr
 from artgan.models.vgg import VGG19_ENV, VGG19Features, VGGWeightsError, find_vgg19_weights, load_vgg19
 from artgan.tasks.perceptual import NeuralStyle, PerceptualLoss, neural_style
-from artgan.tasks.stylize import _ycbcr
 
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
@@ -157,7 +156,7 @@ def test_neural_style_lowers_its_loss(vgg_file) -> None:
         neural_style(photo(8, 48), s, net, steps=1, progress=False)
 
 
-def test_neural_style_task_strength_and_colour(vgg_file) -> None:
+def test_neural_style_task_strength_and_color(vgg_file) -> None:
     net, _ = vgg_file
     ns = NeuralStyle(net)
     c, s = photo(), brush()
@@ -167,7 +166,7 @@ def test_neural_style_task_strength_and_colour(vgg_file) -> None:
     assert kept.shape == c.shape
     # The photo's chroma survives wherever the result is not clipped.
     inside = (kept.abs() < 0.99).all(0)
-    assert (_ycbcr(kept)[1:] - _ycbcr(c)[1:])[:, inside].abs().max() < 0.02
+    assert (to_ycbcr(kept)[1:] - to_ycbcr(c)[1:])[:, inside].abs().max() < 0.02
     assert isinstance(ns(c, s, steps=1, progress=False), Image.Image)
 
 

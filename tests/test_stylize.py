@@ -16,10 +16,10 @@ from artgan.cli import main
 from artgan.config import ConfigError, StylizerConfig, stylizer_config_from_dict, to_dict
 from artgan.imaging import tensor_to_pil
 from artgan.metrics.style import luminance
-from artgan.models.stylenet import StyleNet
-from artgan.tasks.stylize import Stylizer, tiled_apply
+from artgan.models.stylenet import StyleNet, stylize_image
+from artgan.tasks.stylize import Stylizer, tiled_stylize
 from artgan.training.checkpoint import CheckpointError
-from artgan.training.stylizer import apply, content_loss, train_stylizer
+from artgan.training.stylizer import content_loss, train_stylizer
 from synthetic import brush, photo
 
 # Without the palette: these tests are about the network and the training loop (the
@@ -32,8 +32,8 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
     x = photo(40, 52)[None]
     y = G(x, G.make_noise(1, 40, 52, torch.Generator().manual_seed(0)))
     assert y.shape == x.shape and (y - x).abs().max() < 2e-3
-    # Odd sizes go through apply()'s reflect padding.
-    assert apply(G, photo(37, 45)).shape == (3, 37, 45)
+    # Odd sizes go through stylize_image()'s reflect padding.
+    assert stylize_image(G, photo(37, 45)).shape == (3, 37, 45)
     with pytest.raises(ConfigError, match="multiple of 4"):
         StylizerConfig(crop=30).validate()
     with pytest.raises(ConfigError, match="lr_d"):
@@ -60,13 +60,13 @@ def test_tiled_inference_matches_one_pass():
         for p in G.parameters():  # a non-trivial net, so tiles really differ from identity
             p.add_(0.05 * torch.randn_like(p))
     x = torch.rand(3, 150, 170) * 2 - 1
-    whole = apply(G, x)
-    tiled = tiled_apply(G, x, tile=48, overlap=48)
+    whole = stylize_image(G, x)
+    tiled = tiled_stylize(G, x, tile=48, overlap=48)
     # The overlap covers most of the net's reach: tiles agree with the one pass closely
     # (the net itself changes the image by ~0.25 on average).
     assert (tiled - whole).abs().mean() < 0.01 and (whole - x).abs().mean() > 0.2
     # ...and less overlap leaves more of the tile edges showing.
-    assert (tiled_apply(G, x, tile=48, overlap=16) - whole).abs().mean() > (tiled - whole).abs().mean()
+    assert (tiled_stylize(G, x, tile=48, overlap=16) - whole).abs().mean() > (tiled - whole).abs().mean()
     assert tiled.shape == x.shape
 
 
@@ -85,13 +85,13 @@ def test_a_channels_last_stylizer_paints_the_same_pixels():
     assert (ref - x).abs().mean() > 0.05 and (out - ref).abs().max() < 1e-5
 
 
-def test_content_loss_ignores_colour_but_sees_structure():
+def test_content_loss_ignores_color_but_sees_structure():
     x = photo(64, 80)[None]
-    recolour = x.flip(1)  # other colours, same layout... mostly
+    recolor = x.flip(1)  # other colors, same layout... mostly
     moved = x.roll(12, dims=-1)
     assert content_loss(x, x, 2.0) == 0
     assert content_loss(moved, x, 2.0) > content_loss(x * 0.9, x, 2.0)
-    assert torch.isfinite(content_loss(recolour, x, 2.0))
+    assert torch.isfinite(content_loss(recolor, x, 2.0))
     # tone: a global change of brightness (and contrast) can be made free; a move never is.
     assert content_loss(x + 0.2, x, 2.0) > 0.05
     assert content_loss(x + 0.2, x, 2.0, "brightness") < 1e-4
@@ -191,8 +191,6 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
                 str(tmp_path / "run"),
                 "--steps",
                 "2",
-                "--target-ssim",
-                "0.7",
                 "--style-weight",
                 "3",
                 "--palette",
@@ -203,7 +201,6 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
         == 0
     )
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert saved["stylizer"]["target_ssim"] == 0.7 and "content_scale" in saved["quality"]
     assert saved["stylizer"]["swd_weight"] == 3.0 and saved["stylizer"]["palette"] == "linear"
     assert main(["stylize", str(ph), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o2")]) == 0
     assert (tmp_path / "o2" / "holiday.png").is_file()
@@ -313,34 +310,55 @@ def test_a_saved_collapse_warning_is_repeated_when_the_model_is_used(tmp_path, c
     assert "made up for the test" in capsys.readouterr().err and (tmp_path / "o" / "p.png").is_file()
 
 
-def test_steer_content_scale_moves_towards_the_target_within_bounds():
-    from artgan.training.stylizer import CONTENT_SCALE_RANGE, steer_content_scale
+def test_a_stylizer_trained_with_the_removed_target_ssim_still_stylizes(tmp_path: Path):
+    """``target_ssim`` (removed in 0.2.0) in an old config.json: null is ignored; a value
+    still loads for inference, but resuming the training is refused, naming the file."""
+    folder = train_stylizer(brush(48, 48), [photo(48, 48)], TINY, tmp_path / "run", progress=False)
+    cfg_file = folder / "config.json"
+    raw = json.loads(cfg_file.read_text())
+    assert "target_ssim" not in raw["stylizer"]
+    x = photo(40, 44)
+    before = Stylizer.from_pretrained(folder)(x, output="tensor")
+    for value in (None, 0.65):
+        raw["stylizer"]["target_ssim"] = value
+        cfg_file.write_text(json.dumps(raw))
+        assert torch.equal(Stylizer.from_pretrained(tmp_path / "run")(x, output="tensor"), before)
+    assert stylizer_config_from_dict(raw["stylizer"]) == TINY
+    with pytest.raises(ConfigError, match=r"config\.json.*target_ssim.*removed in artgan 0\.2\.0"):
+        train_stylizer(None, [photo(48, 48)], replace(TINY, steps=3), tmp_path / "run", resume=True, progress=False)
+    raw["stylizer"]["target_ssim"] = None  # "off": the run goes on
+    cfg_file.write_text(json.dumps(raw))
+    resumed = train_stylizer(
+        None, [photo(48, 48)], replace(TINY, steps=3), tmp_path / "run", resume=True, progress=False
+    )
+    assert json.loads((resumed / "config.json").read_text())["step"] == 3
 
-    assert steer_content_scale(1.0, 0.85, 0.65) < 1.0 < steer_content_scale(1.0, 0.45, 0.65)
-    assert steer_content_scale(1.0, 0.65, 0.65) == 1.0
-    assert steer_content_scale(0.3, 1.0, 0.1) == CONTENT_SCALE_RANGE[0]
-    assert steer_content_scale(3.9, 0.0, 0.9) == CONTENT_SCALE_RANGE[1]
 
+def test_fit_caches_the_stylizer_and_retrains_on_request(tmp_path: Path, monkeypatch, capsys):
+    """Stylizer.fit trains once into the cache (published whole: no temp folder is left),
+    reuses the model for the same pixels and settings, and trains afresh with cache=False."""
+    import artgan.tasks.stylize as task
+    from artgan.tasks.cache import cache_folder
 
-@pytest.mark.parametrize("ssim, rises", [(0.6, True), (0.7, False)])
-def test_target_ssim_steers_the_content_weight_and_records_it(tmp_path, monkeypatch, ssim, rises):
-    """With target_ssim, every health check moves the content scale towards the target
-    (up when G_ema keeps less structure than asked, down when more); the scale is logged
-    in stats.jsonl, saved with the quality figures and survives a resume."""
-    import artgan.training.stylizer as st
-    import artgan.training.ticker as ticker
-
-    monkeypatch.setattr(st, "HEALTH_SECONDS", 0.0)  # check after every step
-    monkeypatch.setattr(ticker, "LOG_SECONDS", 0.0)  # a stats row after every step
-    # What the check measures is forced, so the direction is known (a tiny G is near identity).
-    monkeypatch.setattr(st, "health", lambda G, c: {"content_ssim": ssim, "edge_f1": 0.8, "contrast": 1.0})
-    contents = [photo(48, 48, seed=s) for s in range(2)]
-    cfg = replace(TINY, steps=8, target_ssim=0.65)
-    folder = train_stylizer(brush(48, 48), contents, cfg, tmp_path / "run", progress=False)
-    scale = json.loads((folder / "config.json").read_text())["quality"]["content_scale"]
-    assert (scale > 1.0) if rises else (scale < 1.0)
-    logged = [json.loads(line)["content_scale"] for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
-    assert len(logged) == 8 and logged[0] == 1.0 and logged[-1] != 1.0  # steering waits for a quarter of the budget
-    more = train_stylizer(None, contents, replace(cfg, steps=9), tmp_path / "run", resume=True, progress=False)
-    again = json.loads((more / "config.json").read_text())["quality"]["content_scale"]
-    assert (again > scale) if rises else (again < scale)  # it went on from the saved scale, not from 1
+    monkeypatch.setenv("ARTGAN_CACHE", str(tmp_path / "cache"))
+    style, ph = tmp_path / "painting.png", tmp_path / "holiday.png"
+    tensor_to_pil(brush(64, 64)).save(style)
+    tensor_to_pil(photo(48, 48)).save(ph)
+    trained = []
+    real_train = task.train_stylizer
+    monkeypatch.setattr(task, "train_stylizer", lambda *a, **k: trained.append(a[3]) or real_train(*a, **k))
+    st = Stylizer.fit(style, [ph], config=TINY, progress=False)
+    assert len(trained) == 1 and trained[0].parent.name.startswith(".tmp-")  # trained beside the cache
+    assert st.folder is not None and st.folder.parent.parent.name == "stylizers"
+    assert [p.name for p in st.folder.parent.parent.iterdir()] == [st.folder.parent.name]  # no temp left
+    capsys.readouterr()
+    again = Stylizer.fit(style, [ph], config=TINY, progress=False)
+    assert len(trained) == 1 and again.folder == st.folder
+    assert "reusing the stylizer trained earlier for painting.png" in capsys.readouterr().err
+    # An incomplete run under the key (stopped early) is not reused.
+    cfg_file = st.folder / "config.json"
+    cfg_file.write_text(cfg_file.read_text().replace('"complete": true', '"complete": false'))
+    Stylizer.fit(style, [ph], config=TINY, progress=False)
+    assert len(trained) == 2 and json.loads(cfg_file.read_text())["complete"] is True
+    Stylizer.fit(style, [ph], config=TINY, cache=False, progress=False)  # --retrain
+    assert len(trained) == 3 and cache_folder("stylizers", st.folder.parent.name) == st.folder.parent

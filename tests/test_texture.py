@@ -31,7 +31,7 @@ TINY = TextureConfig(width=8, max_width=32, levels=2, z_ch=8, d_width=8, batch=2
 
 
 def stripes(h: int = 48, w: int = 48, period: int = 8, seed: int = 0) -> torch.Tensor:
-    """A two-colour stripe texture with a little noise: (3, h, w) in [-1, 1]."""
+    """A two-color stripe texture with a little noise: (3, h, w) in [-1, 1]."""
     g = torch.Generator().manual_seed(seed)
     x = torch.arange(w)
     band = ((x // (period // 2)) % 2).float()  # 0/1 columns
@@ -109,7 +109,7 @@ def test_wrapped_crops_wrap_around():
 
 def test_texture_swd_tells_same_texture_from_another():
     a, b = stripes(64, 96, seed=1), stripes(64, 96, seed=2)
-    other = stripes(64, 96, period=16, seed=3).flip(0)  # other colours, wider stripes
+    other = stripes(64, 96, period=16, seed=3).flip(0)  # other colors, wider stripes
     same = texture_swd(a[None], b, patch=32)["swd/avg"]
     diff = texture_swd(other[None], b, patch=32)["swd/avg"]
     assert same < 0.3 * diff
@@ -142,15 +142,15 @@ def test_training_learns_the_exemplar(tmp_path: Path):
     torch.manual_seed(0)
     untrained = TextureGenerator(replace_patch(cfg, 32)).eval()
     before = measure(untrained, ex, cfg)
-    colour_before = (untrained.render((64, 64), 0).mean((1, 2)) - ex.mean((1, 2))).abs().max()
+    color_before = (untrained.render((64, 64), 0).mean((1, 2)) - ex.mean((1, 2))).abs().max()
     folder = train_texture(ex, cfg, tmp_path / "run", name="stripes", progress=False)
     after = json.loads((folder / "config.json").read_text())["quality"]
     # The patch statistics move well towards the exemplar's (about halved in 150 steps).
     assert after["swd"] < 0.6 * before["swd"], (before, after)
-    # ... and so do the colours: towards the stripes' mean colour and contrast, away from grey.
+    # ... and so do the colors: towards the stripes' mean color and contrast, away from grey.
     synth = TextureSynth.from_pretrained(folder)
     out = synth(size=(64, 64), seed=0, output="tensor")
-    assert (out.mean((1, 2)) - ex.mean((1, 2))).abs().max() < 0.5 * colour_before
+    assert (out.mean((1, 2)) - ex.mean((1, 2))).abs().max() < 0.5 * color_before
     assert out.std() > 0.5 * ex.std()
     assert after["seam_error"] < 1.2
     assert (tmp_path / "run" / "preview.png").is_file()
@@ -281,3 +281,42 @@ def test_cli_texture_trains_caches_and_writes(tmp_path: Path, monkeypatch, capsy
     assert (tmp_path / "o2" / "painting-seed0.png").is_file()
     assert main(["texture", "--from", str(big), "--out", str(tmp_path / "o3")]) == 2
     assert "--region" in capsys.readouterr().err
+
+
+def test_model_cache_publishes_whole_runs_and_cleans_up(tmp_path: Path, monkeypatch):
+    """tasks.cache.cached_fit: a run appears under its key only once trained; a failed
+    training leaves nothing behind; temp folders of a killed process are swept."""
+    from types import SimpleNamespace
+
+    from artgan.tasks.cache import cache_folder, cache_root, cached_fit
+
+    monkeypatch.setenv("ARTGAN_CACHE", str(tmp_path / "cache"))
+    assert cache_root() == tmp_path / "cache"
+    final = cache_folder("textures", "k1")
+
+    def load(run: Path) -> SimpleNamespace:
+        return SimpleNamespace(info=json.loads((run / "config.json").read_text()), folder=run)
+
+    def train(run: Path, complete: bool = True) -> None:
+        assert run.parent.name.startswith(".tmp-k1-")  # beside the published folder, never into it
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"complete": complete}))
+
+    def fails(run: Path) -> None:
+        run.mkdir()
+        (run / "config.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_fit("textures", "k1", fails, load, what="the model")
+    assert not final.exists() and list(final.parent.iterdir()) == []
+    (final.parent / ".tmp-k1-killed").mkdir()  # left by a killed process
+    model, reused = cached_fit("textures", "k1", lambda r: train(r, complete=False), load, what="the model")
+    assert not reused and model.folder == final and model.info == {"complete": False}
+    assert [p.name for p in final.parent.iterdir()] == ["k1"]
+    model, reused = cached_fit("textures", "k1", train, load, what="the model")  # incomplete: trained again
+    assert not reused and model.info == {"complete": True}
+    model, reused = cached_fit("textures", "k1", fails, load, what="the model")
+    assert reused and model.info == {"complete": True}
+    model, reused = cached_fit("textures", "k1", train, load, what="the model", retrain=True)
+    assert not reused and [p.name for p in final.parent.iterdir()] == ["k1"]

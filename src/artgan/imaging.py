@@ -1,7 +1,8 @@
 """The one place that touches PIL and uint8.
 
 Inside artgan an image is a float32 tensor in [-1, 1], RGB, shaped (3, H, W) or a batch
-(N, 3, H, W). This module turns files into such tensors (safely) and tensors into PNGs.
+(N, 3, H, W). This module turns files into such tensors (safely) and tensors into PNGs,
+and holds the few whole-image tensor helpers every layer shares (resizing, YCbCr).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 __all__ = [
@@ -29,6 +31,11 @@ __all__ = [
     "png_bytes",
     "save_png",
     "atomic_write_bytes",
+    "resize",
+    "fit_long_side",
+    "to_ycbcr",
+    "from_ycbcr",
+    "keep_colors",
 ]
 
 # Decoders we trust; everything else (EPS runs Ghostscript, PSD/ICO/... are rare and
@@ -158,6 +165,49 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> to
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         grid[:, y : y + h, x : x + w] = images[i]
     return grid
+
+
+def resize(img: torch.Tensor, size: tuple[int, int], *, antialias: bool | None = None) -> torch.Tensor:
+    """(3, H, W) -> (3, h, w) for ``size`` = (h, w), bilinear, clamped to [-1, 1].
+    ``antialias`` (None: when either side shrinks) low-passes first, against aliasing."""
+    h, w = size
+    if img.shape[-2:] == (h, w):
+        return img
+    if antialias is None:
+        antialias = h < img.shape[-2] or w < img.shape[-1]
+    out = F.interpolate(img[None], size=(h, w), mode="bilinear", align_corners=False, antialias=antialias)
+    return out[0].clamp(-1, 1)
+
+
+def fit_long_side(img: torch.Tensor, side: int, *, multiple: int = 1) -> torch.Tensor:
+    """(3, H, W) -> scaled so the longer side is ``side`` (antialiased when it shrinks),
+    both sides rounded to a ``multiple``."""
+    _, h, w = img.shape
+    s = side / max(h, w)
+    nh, nw = max(multiple, round(h * s / multiple) * multiple), max(multiple, round(w * s / multiple) * multiple)
+    return resize(img, (nh, nw), antialias=nh < h)
+
+
+def to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (3, H, W) in [-1, 1] -> Y, Cb, Cr (3, H, W) on the same scale (Rec. 601)."""
+    r, g, b = rgb
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.stack([y, 0.564 * (b - y), 0.713 * (r - y)])
+
+
+def from_ycbcr(ycc: torch.Tensor) -> torch.Tensor:
+    """Y, Cb, Cr (3, H, W) from :func:`to_ycbcr` -> RGB (3, H, W), clamped to [-1, 1]."""
+    y, cb, cr = ycc
+    r = y + cr / 0.713
+    b = y + cb / 0.564
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b]).clamp(-1, 1)
+
+
+def keep_colors(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """The luminance of ``stylized`` under the colors (Cb, Cr) of ``photo``, both (3, H, W):
+    a style's light and texture without its palette."""
+    return from_ycbcr(torch.cat([to_ycbcr(stylized)[:1], to_ycbcr(photo)[1:]]))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -4,9 +4,14 @@ All take discriminator logits and return a scalar. Logits are (B,), or (B, 1 + P
 discriminator that also judges P patches: column 0 is the whole-image logit, and the
 mean patch term then weighs ``patch_weight`` (half by default), the image term the rest. Written with softplus so they
 are stable for any logit: -log(sigmoid(x)) == softplus(-x).
+
+:func:`multiscale_d_loss` and :func:`multiscale_g_loss` take a multi-scale patch
+discriminator itself (the stylizer's and the texture model's); the D loss includes lazy R1.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +66,56 @@ def r1_penalty(
         _mean(real_logits, patch_weight) * real_logits.shape[0], real_images, create_graph=True
     )
     return grad.square().flatten(1).sum(1).mean()
+
+
+def multiscale_d_loss(
+    D: Callable[[torch.Tensor], Sequence[torch.Tensor]],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    kind: str = "ns",
+    *,
+    r1_gamma: float = 0.0,
+    r1_interval: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Loss of a multi-scale patch discriminator (``models.texgan.MultiScaleDiscriminator``).
+
+    ``D`` maps crops (B, 3, P, P) to one logit map per scale, each (B, N_s). ``real``
+    (B, 3, P, P) and ``fake`` (B', 3, P, P) are crops of real and generated images; ``fake``
+    is detached here, so only D gets gradients. Each scale counts equally, and within a map
+    every logit does: the ``kind`` loss (``ns`` or ``hinge``) is averaged over the maps.
+
+    Lazy R1 (StyleGAN2): the caller passes ``r1_gamma`` > 0 only on the steps that pay the
+    penalty, one in ``r1_interval``; it is then weighted ``0.5 * r1_gamma * r1_interval``,
+    so its average strength is that of a penalty paid every step. It is taken on each real
+    crop's mean logit over all maps.
+
+    Returns ``(loss, r1)``: the scalar loss (R1 included) and the unweighted R1 penalty
+    (scalar), or None on a step without it.
+    """
+    real = real.detach().requires_grad_(r1_gamma > 0)
+    real_maps, fake_maps = D(real), D(fake.detach())
+    loss = _mean_of([d_loss(r.flatten(), f.flatten(), kind) for r, f in zip(real_maps, fake_maps)])
+    if r1_gamma <= 0:
+        return loss, None
+    per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)  # (B,)
+    r1 = r1_penalty(per_sample, real)
+    return loss + 0.5 * r1_gamma * r1_interval * r1, r1
+
+
+def multiscale_g_loss(
+    D: Callable[[torch.Tensor], Sequence[torch.Tensor]], fake: torch.Tensor, kind: str = "ns"
+) -> torch.Tensor:
+    """G's ``kind`` loss through a multi-scale patch discriminator: ``fake`` (B, 3, P, P),
+    attached to G's graph -> scalar, each of D's logit maps (B, N_s) counting equally."""
+    return _mean_of([g_loss(f.flatten(), kind) for f in D(fake)])
+
+
+def _mean_of(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The mean of scalar tensors, added left to right (as ``sum(terms) / len(terms)``)."""
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total / len(terms)
 
 
 def patch_nce(query: torch.Tensor, key: torch.Tensor, tau: float = 0.07) -> torch.Tensor:

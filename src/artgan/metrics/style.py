@@ -1,8 +1,8 @@
 """Style-transfer metrics: how much style an output took on, and how much content it kept.
 
 - :func:`style_distance`: patch SWD between the output and the style image (lower = closer
-  in style). Compare it with the unstylised photo's own distance to the same style image.
-- :func:`content_ssim`: SSIM of luminance between the output and the content photo (colour
+  in style). Compare it with the unstylized photo's own distance to the same style image.
+- :func:`content_ssim`: SSIM of luminance between the output and the content photo (color
   changes are the style's business; structure is the content's).
 - :func:`edge_f1`: F1 of edge maps (the strongest gradients of each image, matched
   within one pixel) between the output and the content photo.
@@ -41,7 +41,7 @@ def content_ssim(output: torch.Tensor, content: torch.Tensor) -> float:
 def edge_map(x: torch.Tensor, top: float = 0.1) -> torch.Tensor:
     """Edges of an image (3, H, W): the ``top`` fraction of Sobel gradient magnitudes of its
     lightly blurred luminance -> bool (H, W). A fraction rather than a fixed threshold, so a
-    stylised image with other contrast is judged by *where* its edges are."""
+    stylized image with other contrast is judged by *where* its edges are."""
     y = luminance(x[None].float())
     k = torch.tensor([1.0, 2.0, 1.0]) / 4
     blur = (k[:, None] * k[None, :]).view(1, 1, 3, 3)

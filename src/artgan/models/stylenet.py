@@ -1,6 +1,6 @@
 """StyleNet: a fully convolutional image-to-image generator for style transfer.
 
-photo (B, 3, H, W) -> stylised photo (B, 3, H, W), H and W multiples of 4. Two strided
+photo (B, 3, H, W) -> stylized photo (B, 3, H, W), H and W multiples of 4. Two strided
 convs down, residual blocks at 1/4 resolution, two nearest-upsample convs up (the layout
 of Johnson et al. 2016's transformer net, without instance norm: per-image statistics
 would differ between the tiles of a large image and show as seams). The network predicts
@@ -17,6 +17,10 @@ from torch import nn
 from ..config import StylizerConfig
 from .common import init_he
 from .palette import Palette
+
+# Memory format of StyleNet's inputs at inference; training and tasks.stylize keep the net
+# itself channels-last too (training/stylizer.py says what it gains).
+MEMORY_FORMAT = torch.channels_last
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -35,7 +39,7 @@ class ResBlock(nn.Module):
 
 
 class StyleNet(nn.Module):
-    """photo (B, 3, H, W) in [-1, 1] -> stylised (B, 3, H, W) in [-1, 1]; H, W multiples of 4."""
+    """photo (B, 3, H, W) in [-1, 1] -> stylized (B, 3, H, W) in [-1, 1]; H, W multiples of 4."""
 
     multiple = 4
 
@@ -52,8 +56,8 @@ class StyleNet(nn.Module):
         self.up1 = _conv(4 * c, 2 * c)
         self.up2 = _conv(2 * c, c)
         self.out = _conv(c, 3, 7)
-        # The style's palette, applied to a whole photo before G (see recolour); fitted by
-        # training and saved with the weights. None: G starts from the photo's own colours.
+        # The style's palette, applied to a whole photo before G (see recolor); fitted by
+        # training and saved with the weights. None: G starts from the photo's own colors.
         self.palette = Palette(cfg.palette) if cfg.palette != "none" else None
         self.apply(init_he)
         with torch.no_grad():
@@ -62,10 +66,10 @@ class StyleNet(nn.Module):
             self.out[1].weight.zero_()  # the identity at initialisation
             self.out[1].bias.zero_()
 
-    def recolour(self, x: torch.Tensor) -> torch.Tensor:
+    def recolor(self, x: torch.Tensor) -> torch.Tensor:
         """Whole images (B, 3, H, W) -> the same in the style's palette (unchanged without
         one). Call it on whole images, before tiling or cropping: it uses each image's own
-        colour statistics."""
+        color statistics."""
         return x if self.palette is None else self.palette(x)
 
     def make_noise(self, b: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor | None:
@@ -87,7 +91,7 @@ class StyleNet(nn.Module):
     def encode(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The encoder's feature maps for ``x`` (B, 3, H, W) and its ``noise`` (B, k, H, W):
         full, 1/2, 1/4 resolution and the middle of the residual stack, channels
-        (c, 2c, 4c, 4c). PatchNCE compares these between a photo and its stylised version."""
+        (c, 2c, 4c, 4c). PatchNCE compares these between a photo and its stylized version."""
         f1 = F.leaky_relu(self.head(self._input(x, noise)), 0.2)
         f2 = F.leaky_relu(self.down1(f1), 0.2)
         f3 = F.leaky_relu(self.down2(f2), 0.2)
@@ -110,11 +114,35 @@ class StyleNet(nn.Module):
         return (y, feats) if return_features else y
 
 
+@torch.no_grad()
+def stylize_image(
+    G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0, *, recolor: bool = True
+) -> torch.Tensor:
+    """Stylize one image (3, H, W) of any size -> (3, H, W), in one pass.
+
+    The image is reflect-padded to a multiple of 4 and cropped back. ``noise`` (1, k, H, W)
+    for G's noise channels; by default drawn from ``seed``. ``recolor``: move the image onto
+    G's palette first (False for a tile of an image that already was, see
+    ``tasks.stylize.tiled_stylize``).
+    """
+    if recolor:
+        x = G.recolor(x[None])[0]
+    _, h, w = x.shape
+    if noise is None:
+        noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
+    ph, pw = (-h) % G.multiple, (-w) % G.multiple
+    xp = F.pad(x[None], (0, pw, 0, ph), mode="reflect") if ph or pw else x[None]
+    xp = xp.contiguous(memory_format=MEMORY_FORMAT)
+    if noise is not None and (ph or pw):
+        noise = F.pad(noise, (0, pw, 0, ph), mode="reflect")
+    return G(xp, noise)[0, :, :h, :w]
+
+
 class PatchProjector(nn.Module):
     """Training-only heads for PatchNCE: for each encoder map (B, c_i, h_i, w_i), sample
     ``n`` places and project their features with a small MLP to ``dim`` unit vectors.
 
-    The same places must be used for the photo and its stylised version, so sampling
+    The same places must be used for the photo and its stylized version, so sampling
     takes explicit indices: :meth:`places` draws them, :meth:`forward` applies them.
     """
 

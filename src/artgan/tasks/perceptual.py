@@ -24,12 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from ..imaging import pil_to_tensor, tensor_to_pil
+from ..imaging import keep_colors, pil_to_tensor, resize, tensor_to_pil
 from ..models.vgg import VGG19Features, find_vgg19_weights, load_vgg19
-from .stylize import _rgb, _ycbcr
 
 __all__ = [
     "NeuralStyle",
@@ -61,15 +59,6 @@ def gram(f: torch.Tensor) -> torch.Tensor:
     b, c, h, w = f.shape
     flat = f.reshape(b, c, h * w)
     return flat @ flat.transpose(1, 2) / (h * w)
-
-
-def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(3, H, W) -> (3, h, w), antialiased when shrinking."""
-    if x.shape[-2:] == (h, w):
-        return x
-    shrink = h < x.shape[-2] or w < x.shape[-1]
-    y = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False, antialias=shrink)
-    return y[0].clamp(-1, 1)
 
 
 def _working_size(h: int, w: int, size: int | None) -> tuple[int, int]:
@@ -145,14 +134,14 @@ def neural_style(
     lr: float | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
-    """Stylise ``content`` (3, H, W) in [-1, 1] with ``style`` (3, h, w) -> (3, H', W').
+    """Stylize ``content`` (3, H, W) in [-1, 1] with ``style`` (3, h, w) -> (3, H', W').
 
     The photo is scaled so its longer side is ``size`` px (default: its own, at most 512);
     the style image is scaled to about the same number of pixels, so brush strokes keep a
     similar size relative to the picture. ``steps`` counts loss evaluations (one VGG forward
     and backward each). ``optimizer`` is "lbfgs" (default: converges in far fewer steps)
     or "adam" (``lr`` in [-1, 1] pixel units, default 0.05). The lowest-loss image seen is
-    returned. ``preserve_color`` keeps the photo's colours (its Cb/Cr) under the result's
+    returned. ``preserve_color`` keeps the photo's colors (its Cb/Cr) under the result's
     luminance.
     """
     if content.dim() != 3 or content.shape[0] != 3 or style.dim() != 3 or style.shape[0] != 3:
@@ -170,13 +159,13 @@ def neural_style(
         )
     if max(h, w) > MAX_SIDE:
         raise ValueError(f"the photo is {w}x{h} px; give size <= {MAX_SIDE}")
-    x0 = _resize(content.float(), h, w)
+    x0 = resize(content.float(), (h, w))
     k = math.sqrt(h * w / (style.shape[-2] * style.shape[-1]))
     style_h, style_w = max(MIN_SIDE, round(style.shape[-2] * k)), max(MIN_SIDE, round(style.shape[-1] * k))
     loss_fn = PerceptualLoss(
         vgg,
         x0,
-        _resize(style.float(), style_h, style_w),
+        resize(style.float(), (style_h, style_w)),
         content_weight=content_weight,
         style_weight=style_weight,
         tv_weight=tv_weight,
@@ -233,7 +222,7 @@ def neural_style(
         bar.close()
     y = best["x"].clamp(-1, 1)
     if preserve_color:
-        y = _rgb(torch.cat([_ycbcr(y)[:1], _ycbcr(x0)[1:]]))
+        y = keep_colors(y, x0)
     return y
 
 
@@ -268,7 +257,7 @@ class NeuralStyle:
         progress: bool = True,
         output: str = "pil",
     ) -> Image.Image | torch.Tensor:
-        """Stylise ``image`` with ``style`` (PIL, or tensors (3, H, W) in [-1, 1]).
+        """Stylize ``image`` with ``style`` (PIL, or tensors (3, H, W) in [-1, 1]).
 
         ``strength`` in [0, 1] blends from the photo (0) to the full result (1); ``size``
         is the output's longer side in px (default: the photo's, at most 512);
@@ -281,6 +270,6 @@ class NeuralStyle:
         x = pil_to_tensor(image) if isinstance(image, Image.Image) else image.float()
         s = pil_to_tensor(style) if isinstance(style, Image.Image) else style.float()
         y = neural_style(x, s, self.vgg, steps=steps, size=size, preserve_color=preserve_color, progress=progress)
-        x = _resize(x, *y.shape[-2:])
+        x = resize(x, (y.shape[-2], y.shape[-1]))
         y = x + strength * (y - x)
         return tensor_to_pil(y) if output == "pil" else y

@@ -9,7 +9,6 @@ shows and memory stays bounded at any size.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, overload
@@ -18,39 +17,16 @@ import torch
 from PIL import Image
 
 from ..config import StylizerConfig
-from ..imaging import load_image, pil_to_tensor, tensor_to_pil
-from ..models.stylenet import StyleNet
+from ..imaging import fit_long_side, keep_colors, load_image, pil_to_tensor, tensor_to_pil
+from ..models.stylenet import MEMORY_FORMAT, StyleNet, stylize_image
 from ..training.checkpoint import load_weights
 from ..training.console import say
-from ..training.stylizer import (
-    CL,
-    apply,
-    fit_long_side,
-    read_stylizer_config,
-    resolve_stylizer_folder,
-    stylizer_key,
-    train_stylizer,
-)
-from .texture import cache_root
+from ..training.stylizer import read_stylizer_config, resolve_stylizer_folder, stylizer_key, train_stylizer
+from .cache import cached_fit
 
 TILE = 512  # px per tile side, before the overlap
 OVERLAP = 64  # px shared by neighbouring tiles (the net's reach is ~40 px)
 MAX_SIDE = 8192
-
-
-def _ycbcr(x: torch.Tensor) -> torch.Tensor:
-    """RGB (3, H, W) in [-1, 1] -> Y, Cb, Cr (3, H, W) (same scale)."""
-    r, g, b = x
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return torch.stack([y, 0.564 * (b - y), 0.713 * (r - y)])
-
-
-def _rgb(ycc: torch.Tensor) -> torch.Tensor:
-    y, cb, cr = ycc
-    r = y + cr / 0.713
-    b = y + cb / 0.564
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return torch.stack([r, g, b]).clamp(-1, 1)
 
 
 def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
@@ -66,16 +42,18 @@ def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
 
 
 @torch.no_grad()
-def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP, seed: int = 0) -> torch.Tensor:
-    """Stylise (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
+def tiled_stylize(
+    G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP, seed: int = 0
+) -> torch.Tensor:
+    """Stylize (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
     linear ramps over the overlaps. Images that fit in one tile run in one pass. G's noise
     is drawn for the whole image from ``seed`` and sliced, and the palette is applied to the
     whole image first, so tiles agree where they meet."""
     _, h, w = x.shape
     noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
-    x = G.recolour(x[None])[0]
+    x = G.recolor(x[None])[0]
     if h <= tile + overlap and w <= tile + overlap:
-        return apply(G, x, noise, recolour=False)
+        return stylize_image(G, x, noise, recolor=False)
     out = torch.zeros_like(x)
     weight = torch.zeros(1, h, w)
     ys = list(range(0, max(1, h - overlap), tile)) or [0]
@@ -84,7 +62,8 @@ def tiled_apply(G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = O
         y1 = min(h, y0 + tile + overlap)
         for x0 in xs:
             x1 = min(w, x0 + tile + overlap)
-            part = apply(G, x[:, y0:y1, x0:x1], None if noise is None else noise[:, :, y0:y1, x0:x1], recolour=False)
+            tile_noise = None if noise is None else noise[:, :, y0:y1, x0:x1]
+            part = stylize_image(G, x[:, y0:y1, x0:x1], tile_noise, recolor=False)
             wy = _ramp(y1 - y0, overlap, y0 == 0, y1 == h)
             wx = _ramp(x1 - x0, overlap, x0 == 0, x1 == w)
             wt = (wy[:, None] * wx[None, :])[None]
@@ -103,7 +82,7 @@ class Stylizer:
     """
 
     def __init__(self, net: StyleNet, folder: Path | None = None, info: dict | None = None) -> None:
-        self.net = net.eval().requires_grad_(False).to(memory_format=CL)
+        self.net = net.eval().requires_grad_(False).to(memory_format=MEMORY_FORMAT)
         self.folder = folder
         self.info = info or {}
 
@@ -134,28 +113,30 @@ class Stylizer:
     ) -> Stylizer:
         """Train for the ``style`` image on ``contents`` (photo files; none = generic
         content) and return the model. With ``cache`` a model trained before on the same
-        pixels and settings is reused (under ``cache_root()/stylizers``)."""
+        pixels and settings is reused (under ``tasks.cache.cache_root()/stylizers``); without
+        it one is trained afresh and replaces it. ``out`` trains into that run folder instead."""
         cfg = (config or StylizerConfig()).validate()
         st = pil_to_tensor(load_image(style))
         cs = [pil_to_tensor(load_image(p)) for p in contents]
-        if out is None:
-            run = cache_root() / "stylizers" / stylizer_key(st, cs, cfg)
-            if cache:
-                try:
-                    model = cls.from_pretrained(run)
-                    if model.info.get("complete"):
-                        say(f"reusing the stylizer trained earlier for {Path(style).name} ({run})")
-                        if model.warning:  # said once at training time; a reuse must not hide it
-                            say(f"warning: that stylizer's {model.warning} (--retrain trains it afresh)")
-                        return model
-                except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
-                    pass
-            # Whatever is left there is an interrupted or damaged earlier attempt.
-            shutil.rmtree(run, ignore_errors=True)
-        else:
-            run = Path(out)
-        train_stylizer(st, cs, cfg, run, name=Path(style).name, progress=progress)
-        return cls.from_pretrained(run)
+        name = Path(style).name
+
+        def train(run: Path) -> None:
+            train_stylizer(st, cs, cfg, run, name=name, progress=progress)
+
+        if out is not None:
+            train(Path(out))
+            return cls.from_pretrained(out)
+        model, reused = cached_fit(
+            "stylizers",
+            stylizer_key(st, cs, cfg),
+            train,
+            cls.from_pretrained,
+            what=f"the stylizer trained earlier for {name}",
+            retrain=not cache,
+        )
+        if reused and model.warning:  # said once at training time; a reuse must not hide it
+            say(f"warning: that stylizer's {model.warning} (--retrain trains it afresh)")
+        return model
 
     @overload
     def __call__(
@@ -190,10 +171,10 @@ class Stylizer:
         seed: int = 0,
         output: str = "pil",
     ):
-        """Stylise ``image`` (PIL, or a tensor (3, H, W) in [-1, 1]).
+        """Stylize ``image`` (PIL, or a tensor (3, H, W) in [-1, 1]).
 
         ``strength`` in [0, 1] blends from the photo (0) to the full style (1);
-        ``preserve_color`` keeps the photo's colours and takes only the style's light and
+        ``preserve_color`` keeps the photo's colors and takes only the style's light and
         texture; ``size`` scales the image so its longer side is that many px first;
         ``seed`` draws the noise the brushwork is painted from (same seed, same pixels).
         """
@@ -208,8 +189,8 @@ class Stylizer:
             x = fit_long_side(x, size)
         if max(x.shape[-2:]) > MAX_SIDE:
             raise ValueError(f"image is {x.shape[-1]}x{x.shape[-2]}; give size <= {MAX_SIDE}")
-        y = tiled_apply(self.net, x, seed=seed)
+        y = tiled_stylize(self.net, x, seed=seed)
         if preserve_color:
-            y = _rgb(torch.cat([_ycbcr(y)[:1], _ycbcr(x)[1:]]))
+            y = keep_colors(y, x)
         y = x + strength * (y - x)
         return tensor_to_pil(y) if output == "pil" else y

@@ -7,7 +7,6 @@ exemplar pixels and settings) and returns it ready to use.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Literal, overload
 
@@ -18,7 +17,6 @@ from ..config import TextureConfig
 from ..imaging import tensor_to_pil
 from ..models.texgan import TextureGenerator
 from ..training.checkpoint import load_weights
-from ..training.console import say
 from ..training.texture import (
     exemplar_key,
     load_exemplar,
@@ -26,19 +24,11 @@ from ..training.texture import (
     resolve_texture_folder,
     train_texture,
 )
+from .cache import cached_fit
 
 # px: at 8192^2 one 16-channel full-size feature map is 4 GiB and about three are alive at
 # once (~12 GiB peak); tile larger sizes yourself.
 MAX_SIDE = 8192
-
-
-def cache_root() -> Path:
-    """Where trained texture models are kept: $ARTGAN_CACHE, else $XDG_CACHE_HOME/artgan,
-    else ~/.cache/artgan."""
-    if os.environ.get("ARTGAN_CACHE"):
-        return Path(os.environ["ARTGAN_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "artgan"
 
 
 class TextureSynth:
@@ -80,28 +70,28 @@ class TextureSynth:
         """Train on an image file (or ``region`` = (x, y, w, h) of it) and return the model.
 
         With ``cache``, a model trained before on the same pixels with the same settings is
-        reused instead (kept under :func:`cache_root`). ``out`` trains into that folder instead.
+        reused instead (kept under :func:`artgan.tasks.cache.cache_root`); without it one is
+        trained afresh and replaces it. ``out`` trains into that run folder instead.
         """
         cfg = (config or TextureConfig()).validate()
         ex = load_exemplar(exemplar, region)
         name = Path(exemplar).name + (f"[{','.join(map(str, region))}]" if region else "")
-        if out is None:
-            key = exemplar_key(ex, cfg)
-            run = cache_root() / "textures" / key
-            if cache:
-                try:
-                    synth = cls.from_pretrained(run)
-                    if synth.info.get("complete"):
-                        say(f"reusing the texture model trained earlier for {name} ({run})")
-                        return synth
-                except Exception:  # noqa: BLE001 - absent or damaged: train afresh below
-                    pass
-            # Whatever is left there is an interrupted or damaged earlier attempt.
-            shutil.rmtree(run, ignore_errors=True)
-        else:
-            run = Path(out)
-        train_texture(ex, cfg, run, name=name, progress=progress)
-        return cls.from_pretrained(run)
+
+        def train(run: Path) -> None:
+            train_texture(ex, cfg, run, name=name, progress=progress)
+
+        if out is not None:
+            train(Path(out))
+            return cls.from_pretrained(out)
+        synth, _ = cached_fit(
+            "textures",
+            exemplar_key(ex, cfg),
+            train,
+            cls.from_pretrained,
+            what=f"the texture model trained earlier for {name}",
+            retrain=not cache,
+        )
+        return synth
 
     @overload
     def __call__(

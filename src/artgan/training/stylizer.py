@@ -1,19 +1,19 @@
 """Training a stylizer for one style image (``artgan train-stylizer``, ``artgan stylize``).
 
 One step: G turns ``batch`` random crops of content images (plus fresh noise) into
-stylised crops; a multi-scale patch D compares them with random crops of the style image;
+stylized crops; a multi-scale patch D compares them with random crops of the style image;
 G also pays a content loss, L1 between the *blurred luminance* of its output and of its
 input (by default each minus its own mean), so the photo's light-and-dark layout
-survives while colour, overall brightness and fine texture are free to take the style. No
+survives while color, overall brightness and fine texture are free to take the style. No
 pretrained network anywhere.
 
 Before any of that, with ``StylizerConfig.palette`` (default), the content images are
-recoloured onto the style's colour distribution in closed form (``models.palette``), once
+recolored onto the style's color distribution in closed form (``models.palette``), once
 per whole image, as inference does; G learns the brushwork on top of that palette.
 
 Content images: the photos given by the user, or, with none, the bundled procedural
-paintings plus grey, colour-shifted crops of the style image itself (so G learns to
-repaint arbitrary colours and shapes into the style).
+paintings plus grey, color-shifted crops of the style image itself (so G learns to
+repaint arbitrary colors and shapes into the style).
 
 Run folder layout as for textures: ``model/`` (config.json with task "stylize", weights,
 ``style.png``, training state), ``stats.jsonl``, ``preview.png``.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,12 +33,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..config import FORMAT_VERSION, StylizerConfig, stylizer_config_from_dict, to_dict
+from ..config import (
+    FORMAT_VERSION,
+    REMOVED_STYLIZER_KEYS,
+    ConfigError,
+    StylizerConfig,
+    stylizer_config_from_dict,
+    to_dict,
+)
 from ..data.crops import random_crops
-from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
-from ..losses import d_loss, g_loss, patch_nce, patch_swd, r1_penalty
+from ..imaging import fit_long_side, load_image, make_grid, pil_to_tensor, png_bytes, save_png
+from ..losses import multiscale_d_loss, multiscale_g_loss, patch_nce, patch_swd
 from ..metrics.style import content_ssim, edge_f1, luminance, style_distance
-from ..models.stylenet import PatchProjector, StyleNet
+from ..models.stylenet import MEMORY_FORMAT, PatchProjector, StyleNet, stylize_image
 from ..models.texgan import MultiScaleDiscriminator
 from .checkpoint import (
     load_state,
@@ -61,20 +69,7 @@ R1_INTERVAL = 4
 # and hard to see on a shared 2-core machine (benchmarks/stylizer_speed.py, 2026-12-01:
 # training steps/s 1.39x, 1.04x and 0.99x in three runs; one step, alternated with the
 # contiguous layout step by step, 543 vs 613 ms; inference 1.02-1.14x at 256-1024 px).
-CL = torch.channels_last
-
-
-def fit_long_side(img: torch.Tensor, side: int, *, multiple: int = 1) -> torch.Tensor:
-    """(3, H, W) -> scaled so the longer side is ``side`` (antialiased), both sides rounded
-    to a ``multiple``."""
-    _, h, w = img.shape
-    s = side / max(h, w)
-    nh, nw = max(multiple, round(h * s / multiple) * multiple), max(multiple, round(w * s / multiple) * multiple)
-    if (nh, nw) == (h, w):
-        return img
-    return F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)[0].clamp(
-        -1, 1
-    )
+CL = MEMORY_FORMAT  # the loop's; models.stylenet.MEMORY_FORMAT is inference's
 
 
 def _shrink(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -111,7 +106,7 @@ def content_loss(out: torch.Tensor, src: torch.Tensor, sigma: float, tone: str =
 
 def generic_contents(style: torch.Tensor, n: int = 16, size: int = 256) -> list[torch.Tensor]:
     """Content images for training without photos: procedural paintings (shapes, skies,
-    strokes) and the style image in grey. Colour shifts are added per crop in training."""
+    strokes) and the style image in grey. Color shifts are added per crop in training."""
     from ..data.procedural import draw_artwork
 
     out = [pil_to_tensor(draw_artwork(seed, size)) for seed in range(n)]
@@ -119,8 +114,8 @@ def generic_contents(style: torch.Tensor, n: int = 16, size: int = 256) -> list[
     return out + [grey]
 
 
-def _colour_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random per-crop channel gains and offsets (B, 3, H, W): content of any colour."""
+def _color_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random per-crop channel gains and offsets (B, 3, H, W): content of any color."""
     b = x.shape[0]
     gain = 0.6 + 0.8 * torch.rand(b, 3, 1, 1, generator=gen)
     shift = 0.4 * (torch.rand(b, 3, 1, 1, generator=gen) - 0.5)
@@ -153,39 +148,6 @@ COLLAPSE_SSIM = 0.3
 # edge F1 (0.33, edges are the top 10% of gradients, however faint) still passed.
 COLLAPSE_CONTRAST = 0.1
 HEALTH_SECONDS = 20.0  # how often training checks that G_ema still keeps the photos' structure
-# With StylizerConfig.target_ssim: each check multiplies the content terms' scale by
-# exp(TARGET_SSIM_GAIN * (target - SSIM)), kept within CONTENT_SCALE_RANGE; SSIM 0.2 above
-# the target takes the scale down by a quarter per check. Steering starts after STEER_AFTER
-# of this invocation's budget: an early G is still close to the photo, and would read as
-# "too much content weight".
-# The bounds stop a runaway (too little content weight is how the collapsed runs began).
-TARGET_SSIM_GAIN = 1.5
-CONTENT_SCALE_RANGE = (0.5, 2.0)
-STEER_AFTER = 0.25
-
-
-def steer_content_scale(scale: float, ssim: float, target: float) -> float:
-    """The content terms' next scale, given G_ema's content SSIM and the target."""
-    lo, hi = CONTENT_SCALE_RANGE
-    return min(hi, max(lo, scale * math.exp(TARGET_SSIM_GAIN * (target - ssim))))
-
-
-def _d_loss(
-    D: MultiScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor, r1_gamma: float, kind: str
-) -> torch.Tensor:
-    """D's ``kind`` loss on real (B, 3, h, w) vs fake (detached) crops, averaged over its
-    scales; with ``r1_gamma`` > 0 also the lazy R1 penalty on the real crops."""
-    real.requires_grad_(r1_gamma > 0)
-    real_maps, fake_maps = D(real), D(fake.detach())
-    loss = sum(d_loss(r.flatten(), f.flatten(), kind) for r, f in zip(real_maps, fake_maps)) / D.scales
-    if r1_gamma > 0:
-        per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)
-        loss = loss + 0.5 * r1_gamma * R1_INTERVAL * r1_penalty(per_sample, real)
-    return loss
-
-
-def _g_adv(D: MultiScaleDiscriminator, fake: torch.Tensor, kind: str) -> torch.Tensor:
-    return sum(g_loss(f.flatten(), kind) for f in D(fake)) / D.scales
 
 
 def _nce(
@@ -233,6 +195,14 @@ def train_stylizer(
     if resume:
         folder = resolve_stylizer_folder(run)
         saved, raw = read_stylizer_config(folder)
+        for key, off in REMOVED_STYLIZER_KEYS.items():
+            value = raw["stylizer"].get(key)
+            if value not in off:  # the recipe cannot be reproduced; the model still stylizes
+                raise ConfigError(
+                    f"{folder / 'config.json'}: this stylizer was trained with the option `{key}` "
+                    f"({json.dumps(value)}), removed in artgan 0.2.0; it still stylizes, but its "
+                    "training cannot be resumed (train a new one, or use artgan 0.1.x to resume it)"
+                )
         cfg = replace(saved, minutes=cfg.minutes, steps=cfg.steps or saved.steps, threads=cfg.threads)
         if (folder / "style.png").is_file():
             styles = [pil_to_tensor(load_image(folder / "style.png"))]
@@ -267,11 +237,11 @@ def train_stylizer(
     gen = torch.Generator().manual_seed(cfg.seed)
     G = StyleNet(cfg)
     if G.palette is not None:
-        # Recolour whole content images once, as inference does before tiling; generic
-        # content is colour-shifted per crop, so it is recoloured per crop below.
+        # Recolor whole content images once, as inference does before tiling; generic
+        # content is color-shifted per crop, so it is recolored per crop below.
         G.palette.fit(styles)
         if user_contents:
-            pool = [G.recolour(c[None])[0] for c in pool]
+            pool = [G.recolor(c[None])[0] for c in pool]
     D = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
     modules: dict[str, torch.nn.Module] = {"G": G, "D": D}
     if "nce" in terms:
@@ -287,7 +257,6 @@ def train_stylizer(
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.99))
     step, seconds = 0, 0.0
-    content_scale = 1.0  # multiplies the content terms; moved only with cfg.target_ssim
     if state is not None:
         folder = resolve_stylizer_folder(run)
         for key, module in [*modules.items(), ("G_ema", G_ema)]:
@@ -297,7 +266,6 @@ def train_stylizer(
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         step, seconds = int(state["step"]), float(state["seconds"])
-        content_scale = float(state.get("content_scale", 1.0))
 
     one_style = len(styles) == 1
     style_png = png_bytes(styles[0]) if one_style else b""
@@ -331,7 +299,6 @@ def train_stylizer(
             "opt_d": opt_d.state_dict(),
             "gen": gen.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "content_scale": content_scale,
         }
         return write_folder(
             run / MODEL_DIR,
@@ -351,27 +318,21 @@ def train_stylizer(
     evals = (user_contents or generic_contents(styles[0], n=4))[:4]
     checks = [fit_long_side(c, 256, multiple=4) for c in evals]
     # The last G_ema that passed the health check: what training falls back to if G_ema
-    # has collapsed by the end (a too-high learning rate can turn it into one flat colour).
+    # has collapsed by the end (a too-high learning rate can turn it into one flat color).
     healthy: dict[str, Any] = {}
     last_check = 0.0
 
     budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
-
-    def progress_share() -> float:
-        """How much of the time or step budget is used, 0..1 (the larger of the two)."""
-        by_time = ticker.elapsed() / budget if math.isfinite(budget) else 0.0
-        return max(by_time, step / cfg.steps if cfg.steps else 0.0)
-
     what = name if one_style else f"{name} ({len(styles)} style images)"
     say(
         f"training a stylizer for {what}: {len(user_contents) or 'generic'} content image(s), crops {cfg.crop} px, "
         f"content kept by {cfg.content}"
         + (f" (tone {cfg.tone})" if "luma" in terms else "")
-        + (f", weight steered towards content SSIM {cfg.target_ssim:g}, " if cfg.target_ssim is not None else ", ")
+        + ", "
         + (f"{cfg.minutes:g} min" if cfg.minutes else f"{cfg.steps} steps")
         + (f" (resuming at step {step})" if step else "")
     )
-    names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms), "content_scale"]
+    names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms)]
     if cfg.swd_weight:
         names.append("loss/swd")
     reason = "budget reached"
@@ -384,24 +345,25 @@ def train_stylizer(
                 idx = torch.randint(len(pool), (cfg.batch,), generator=gen).tolist()
                 x = torch.cat([random_crops(pool[i], 1, cfg.crop, gen) for i in idx])
                 if not user_contents:
-                    x = G.recolour(_colour_shift(x, gen))
+                    x = G.recolor(_color_shift(x, gen))
                 x, real = flip(x).contiguous(memory_format=CL), flip(real_crops(cfg.batch)).contiguous(memory_format=CL)
                 noise = G.make_noise(cfg.batch, cfg.crop, cfg.crop, gen)
                 y, x_feats = G(x, noise, return_features=True)
-                do_r1 = cfg.r1_gamma > 0 and step % R1_INTERVAL == 0
-                gamma = cfg.r1_gamma if do_r1 else 0.0
+                gamma = cfg.r1_gamma if step % R1_INTERVAL == 0 else 0.0  # lazy R1: one D step in R1_INTERVAL
+                loss_d, _ = multiscale_d_loss(D, real, y, cfg.loss, r1_gamma=gamma, r1_interval=R1_INTERVAL)
                 if "cycle" in terms:
                     back = modules["G_back"](real, noise)  # painting -> photo
-                    loss_d = _d_loss(D, real, y, gamma, cfg.loss) + _d_loss(modules["D_back"], x, back, gamma, cfg.loss)
-                else:
-                    loss_d = _d_loss(D, real, y, gamma, cfg.loss)
+                    back_d, _ = multiscale_d_loss(
+                        modules["D_back"], x, back, cfg.loss, r1_gamma=gamma, r1_interval=R1_INTERVAL
+                    )
+                    loss_d = loss_d + back_d
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
 
                 for m in d_params:
                     m.requires_grad_(False)
-                adv = _g_adv(D, y, cfg.loss)
+                adv = multiscale_g_loss(D, y, cfg.loss)
                 parts = []
                 for t in terms:
                     if t == "luma":
@@ -410,12 +372,12 @@ def train_stylizer(
                         parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, noise, cfg.nce_places, gen))
                     else:  # cycle: both ways round, and the way back must fool the photo critic
                         Gb = modules["G_back"]
-                        adv = adv + _g_adv(modules["D_back"], back, cfg.loss)
+                        adv = adv + multiscale_g_loss(modules["D_back"], back, cfg.loss)
                         parts.append(
                             cfg.cycle_weight
                             * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean())
                         )
-                loss_g = adv + content_scale * sum(parts)
+                loss_g = adv + sum(parts)
                 if cfg.swd_weight:
                     style_term = patch_swd(y, real, gen)
                     loss_g = loss_g + cfg.swd_weight * style_term
@@ -431,11 +393,9 @@ def train_stylizer(
                     h = health(G_ema, checks)
                     if is_healthy(h):
                         healthy = {"step": step, "weights": {k: v.clone() for k, v in G_ema.state_dict().items()}, **h}
-                    if cfg.target_ssim is not None and progress_share() >= STEER_AFTER:
-                        content_scale = steer_content_scale(content_scale, h["content_ssim"], cfg.target_ssim)
                     last_check = ticker.elapsed()
 
-                logged = [loss_d.detach(), adv.detach(), *(p.detach() for p in parts), torch.tensor(content_scale)]
+                logged = [loss_d.detach(), adv.detach(), *(p.detach() for p in parts)]
                 if cfg.swd_weight:
                     logged.append(style_term.detach())
                 ticker.tick(step, torch.stack(logged))
@@ -454,8 +414,6 @@ def train_stylizer(
         rolled = {"from_step": step, "to_step": healthy["step"]}
         quality = measure(G_ema, styles[:4], evals)
         quality["rolled_back"] = rolled
-    if cfg.target_ssim is not None:
-        quality["content_scale"] = round(content_scale, 3)
     warning = collapse_warning(quality)
     if warning:
         quality["warning"] = warning
@@ -464,7 +422,7 @@ def train_stylizer(
     write_preview(G_ema, evals, run / "preview.png")
     say(
         f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
-        f"(unstylised {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
+        f"(unstylized {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "
         f"edge F1 {quality['edge_f1']:.2f}. Model: {folder}"
     )
     if warning:
@@ -475,7 +433,7 @@ def train_stylizer(
 def collapse_problems(quality: dict[str, float]) -> list[str]:
     """What looks broken in a stylizer's figures (from :func:`measure`); empty if nothing.
 
-    Seen in practice (lr 5e-4 for 5 minutes): a G that collapsed to one flat colour or to
+    Seen in practice (lr 5e-4 for 5 minutes): a G that collapsed to one flat color or to
     saturated blobs, which is further from the style than the photo and keeps little of its
     structure.
     """
@@ -484,7 +442,7 @@ def collapse_problems(quality: dict[str, float]) -> list[str]:
     if "style_distance" in quality and quality["style_distance"] >= quality["style_distance_input"]:
         problems.append(
             f"its outputs are further from the style ({quality['style_distance']:.0f}) "
-            f"than the unstylised photos ({quality['style_distance_input']:.0f})"
+            f"than the unstylized photos ({quality['style_distance_input']:.0f})"
         )
     if quality["edge_f1"] < COLLAPSE_EDGE_F1:
         problems.append(f"it keeps almost none of the photos' edges (edge F1 {quality['edge_f1']:.2f})")
@@ -513,7 +471,7 @@ def health(G: StyleNet, contents: Sequence[torch.Tensor]) -> dict[str, float]:
     """Mean content SSIM, edge F1 and contrast of ``G`` on ``contents`` (each (3, h, w),
     already at the size to check): the cheap half of :func:`measure` (no style distance),
     fast enough to run during training."""
-    rows = [(content_ssim(y, c), edge_f1(y, c), contrast(y, c)) for c in contents for y in [apply(G, c)]]
+    rows = [(content_ssim(y, c), edge_f1(y, c), contrast(y, c)) for c in contents for y in [stylize_image(G, c)]]
     return {k: sum(r[i] for r in rows) / len(rows) for i, k in enumerate(("content_ssim", "edge_f1", "contrast"))}
 
 
@@ -528,27 +486,6 @@ def is_healthy(h: dict[str, float]) -> bool:
 
 
 @torch.no_grad()
-def apply(
-    G: StyleNet, x: torch.Tensor, noise: torch.Tensor | None = None, seed: int = 0, *, recolour: bool = True
-) -> torch.Tensor:
-    """Stylise one image (3, H, W) with reflect padding to a multiple of 4 -> (3, H, W).
-    ``noise`` (1, k, H, W) for G's noise channels; by default drawn from ``seed``.
-    ``recolour``: move it onto G's palette first (False for a tile of an image that
-    already was, see ``tasks.stylize.tiled_apply``)."""
-    if recolour:
-        x = G.recolour(x[None])[0]
-    _, h, w = x.shape
-    if noise is None:
-        noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
-    ph, pw = (-h) % G.multiple, (-w) % G.multiple
-    xp = F.pad(x[None], (0, pw, 0, ph), mode="reflect") if ph or pw else x[None]
-    xp = xp.contiguous(memory_format=CL)
-    if noise is not None and (ph or pw):
-        noise = F.pad(noise, (0, pw, 0, ph), mode="reflect")
-    return G(xp, noise)[0, :, :h, :w]
-
-
-@torch.no_grad()
 def measure_each(
     G: StyleNet,
     style: torch.Tensor | Sequence[torch.Tensor],
@@ -557,13 +494,13 @@ def measure_each(
     n: int = 128,
 ) -> list[dict[str, float]]:
     """Per content image (scaled to ``side`` px on its longer side): style distance of the
-    output and of the unstylised input to the style (``n`` crops a side; for several style
+    output and of the unstylized input to the style (``n`` crops a side; for several style
     images, the mean over them), their ratio, content SSIM and edge F1."""
     styles = _as_list(style)
     rows = []
     for c in contents:
         c = fit_long_side(c, side, multiple=4)
-        y = apply(G, c)
+        y = stylize_image(G, c)
         out = inp = 0.0
         for s in styles:
             patch = min(64, *c.shape[-2:], *s.shape[-2:])
@@ -607,10 +544,10 @@ def measure(
 
 @torch.no_grad()
 def write_preview(G: StyleNet, contents: Sequence[torch.Tensor], path: Path, side: int = 192) -> None:
-    """Top row: content images; bottom row: the same stylised."""
+    """Top row: content images; bottom row: the same stylized."""
     ins = [fit_long_side(c, side, multiple=4) for c in contents]
     cells = []
-    for row in (ins, [apply(G, c) for c in ins]):
+    for row in (ins, [stylize_image(G, c) for c in ins]):
         for t in row:
             cell = torch.zeros(3, side, side)
             cell[:, : t.shape[1], : t.shape[2]] = t[:, :side, :side]
@@ -623,14 +560,12 @@ __all__ = [
     "read_stylizer_config",
     "resolve_stylizer_folder",
     "stylizer_key",
-    "apply",
     "collapse_problems",
     "collapse_warning",
     "health",
     "is_healthy",
     "measure",
     "measure_each",
-    "fit_long_side",
     "content_loss",
     "MODEL_DIR",
 ]

@@ -31,7 +31,7 @@ from .. import __version__
 from ..config import FORMAT_VERSION, TextureConfig, texture_config_from_dict, to_dict
 from ..data.crops import random_crops, wrapped_crops
 from ..imaging import load_image, make_grid, pil_to_tensor, png_bytes, save_png
-from ..losses import d_loss, g_loss, r1_penalty
+from ..losses import multiscale_d_loss, multiscale_g_loss
 from ..metrics.texture import halves_patch, halves_swd, texture_swd
 from ..models.texgan import ARCH_VERSION, MultiScaleDiscriminator, TextureGenerator
 from .checkpoint import (
@@ -242,22 +242,15 @@ def train_texture(
                 real = random_crops(exemplar, fake.shape[0], cfg.patch, gen)
 
                 # D step. Each scale's logit map counts equally; the losses average within a map.
-                do_r1 = cfg.r1_gamma > 0 and step % R1_INTERVAL == 0
-                real.requires_grad_(do_r1)
-                real_maps, fake_maps = D(real), D(fake.detach())
-                loss_d = sum(d_loss(r.flatten(), f.flatten()) for r, f in zip(real_maps, fake_maps)) / D.scales
-                r1 = torch.zeros(())
-                if do_r1:
-                    per_sample = torch.stack([m.mean(1) for m in real_maps]).mean(0)  # (B,)
-                    r1 = r1_penalty(per_sample, real)
-                    loss_d = loss_d + 0.5 * cfg.r1_gamma * R1_INTERVAL * r1
+                gamma = cfg.r1_gamma if step % R1_INTERVAL == 0 else 0.0
+                loss_d, r1 = multiscale_d_loss(D, real, fake, r1_gamma=gamma, r1_interval=R1_INTERVAL)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
 
                 # G step on the same canvases, against the updated D.
                 D.requires_grad_(False)
-                loss_g = sum(g_loss(f.flatten()) for f in D(fake)) / D.scales
+                loss_g = multiscale_g_loss(D, fake)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -266,7 +259,8 @@ def train_texture(
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
 
-                ticker.tick(step, torch.stack([loss_d.detach(), loss_g.detach(), r1.detach()]))
+                r1_logged = torch.zeros(()) if r1 is None else r1.detach()
+                ticker.tick(step, torch.stack([loss_d.detach(), loss_g.detach(), r1_logged]))
         seconds += ticker.elapsed()
 
     quality = measure(G_ema, exemplar, cfg)
