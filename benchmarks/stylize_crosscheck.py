@@ -3,7 +3,7 @@
     python benchmarks/stylize_crosscheck.py /tmp/stbench-a /tmp/stbench-b ... > out.json
 
 ``benchmarks/stylize.py`` judges style by patch SWD, and a stylizer trained with the
-direct style term (``StylizerConfig.swd_weight``) optimises a relative of that figure. This
+direct style term (``StylizerConfig.style_weight``) optimises a relative of that figure. This
 script re-measures the models such runs left in ``DIR/runs/<style>/model`` with a second,
 independent figure as well: KID between random-conv-net features (the
 ``randconv-v1-seed0`` extractor: per-channel means and stds of four random conv layers, a

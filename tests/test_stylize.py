@@ -40,11 +40,11 @@ def test_stylenet_starts_as_identity_and_is_fully_convolutional():
         StylizerConfig(lr_d=0.0).validate()
     StylizerConfig(lr_d=None).validate()  # None: D uses lr
     with pytest.raises(ConfigError):
-        StylizerConfig(swd_weight=-1.0).validate()
+        StylizerConfig(style_weight=-1.0).validate()
     old = {
-        k: v for k, v in to_dict(StylizerConfig()).items() if k not in ("swd_weight", "palette")
+        k: v for k, v in to_dict(StylizerConfig()).items() if k not in ("style_weight", "palette")
     }  # saved before both
-    assert stylizer_config_from_dict(old).swd_weight == 0.0 and StylizerConfig().swd_weight > 0
+    assert stylizer_config_from_dict(old).style_weight == 0.0 and StylizerConfig().style_weight > 0
     assert stylizer_config_from_dict(old).palette == "none" and StylizerConfig().palette == "histogram"
     with pytest.raises(ConfigError, match="palette"):
         StylizerConfig(palette="sepia").validate()
@@ -168,7 +168,7 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
         str(tmp_path / "o"),
         "--steps",
         "2",
-        "--size",
+        "--long-side",
         "64",
         "--strength",
         "0.7",
@@ -200,9 +200,11 @@ def test_cli_stylize_names_outputs_after_content(tmp_path: Path, monkeypatch, ca
         )
         == 0
     )
-    saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert saved["stylizer"]["swd_weight"] == 3.0 and saved["stylizer"]["palette"] == "linear"
-    assert main(["stylize", str(ph), "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o2")]) == 0
+    (run,) = (tmp_path / "run").iterdir()  # a numbered run folder inside --out
+    assert run.name == "00000-painting-stylizer" and capsys.readouterr().out.strip() == str(run)
+    saved = json.loads((run / "model" / "config.json").read_text())
+    assert saved["stylizer"]["style_weight"] == 3.0 and saved["stylizer"]["palette"] == "linear"
+    assert main(["stylize", str(ph), "--model", str(run), "--out", str(tmp_path / "o2")]) == 0
     assert (tmp_path / "o2" / "holiday.png").is_file()
     assert main(["stylize", str(ph), "--out", str(tmp_path / "o3")]) == 2
     assert "--style" in capsys.readouterr().err
@@ -216,10 +218,11 @@ def test_cli_train_translator_on_folders(tmp_path: Path, capsys):
         tensor_to_pil(photo(60, 72, i)).save(photos / f"p{i}.png")
         tensor_to_pil(brush(64, 80, i)).save(paintings / f"a{i}.png")
     (paintings / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    run = tmp_path / "run"
     assert (
-        main(["train-translator", str(photos), str(paintings), "--out", str(run), "--steps", "2", "--no-progress"]) == 0
+        main(["train-translator", str(photos), str(paintings), "--out", str(tmp_path), "--steps", "2", "--no-progress"])
+        == 0
     )
+    run = tmp_path / "00000-paintings-translator"
     err = capsys.readouterr().err
     assert "broken.png" in err  # the reject is named, the run goes on
     cfg = json.loads((run / "model" / "config.json").read_text())

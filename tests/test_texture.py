@@ -266,7 +266,7 @@ def test_cli_texture_trains_caches_and_writes(tmp_path: Path, monkeypatch, capsy
             [
                 "texture",
                 "--model",
-                str(tmp_path / "run"),
+                str(tmp_path / "run" / "00000-painting-texture"),
                 "--size",
                 "32",
                 "--n",

@@ -374,18 +374,18 @@ def _budget(minutes: float | None, steps: int | None, threads: int | None) -> No
 
 CONTENT_TERMS = ("luma", "nce", "cycle")
 TONES = ("keep", "brightness", "free")  # what of the photo's tone the luma term leaves free
-PALETTES = ("none", "linear", "histogram")  # how a stylizer recolours a photo before G (models/palette.py)
+PALETTES = ("none", "linear", "histogram")  # how a stylizer recolors a photo before G (models/palette.py)
 
 
 @dataclass(frozen=True)
 class StylizerConfig:
     """A feed-forward stylizer for one style image (models/stylenet.py) and its recipe.
 
-    The photo is first recoloured onto the style's palette in closed form (``palette``);
+    The photo is first recolored onto the style's palette in closed form (``palette``);
     G maps it (and a few channels of noise) to the same photo in the style; a
     multi-scale patch D compares its outputs with crops of the style image; a content loss
     on blurred luminance, its per-image mean removed, keeps the photo's light-and-dark
-    layout while leaving colour, overall brightness and brushwork to the style.
+    layout while leaving color, overall brightness and brushwork to the style.
     """
 
     width: int = 16  # G channels at full resolution (x2, x4 after its two downsamplings)
@@ -402,34 +402,46 @@ class StylizerConfig:
     # (PatchNCE on G's own encoder features, as in CUT), "cycle" (a second generator maps
     # the result back to the photo, as in CycleGAN; doubles the cost).
     content: str = "luma"
-    # Weight of the luma term vs the adversarial one. Screened on starry_night, kandinky and
-    # PieterBruegel x 12 photos, 2 min each, measured at 512 px (notes in the README): 10
-    # kept SSIM 0.97 but took little style; 2 with tone "brightness" took the most style
-    # (style ratio 0.63 / 0.59) with SSIM >= 0.77.
+    # Weight of the luma term vs the adversarial one: higher keeps more of the photo and takes
+    # less style (screens in docs/benchmarks/stylize.md).
     content_weight: float = 2.0
     content_blur: float = 2.0  # sigma (px) of that blur: finer detail is the style's to repaint
     # What of the photo's tone the luma term leaves to the style: "keep" (nothing),
     # "brightness" (the overall level), "free" (level and contrast).
     tone: str = "brightness"
-    # Weight of a direct style term: sliced Wasserstein distance between the raw RGB patches
-    # (5x5, three pyramid levels) of G's outputs and of the style crops (losses.patch_swd).
-    # D alone learns the style slowly; this gives G a dense signal from the first step. 0: off.
-    # 5-minute runs over three styles x 12 photos (README): median style ratio / SSIM 0.676 /
-    # 0.90 without, 0.64 / 0.91 at 10, 0.60 / 0.83 at 30, 0.59 / 0.79 at 60.
-    swd_weight: float = 60.0
-    # Recolour each photo onto the style's palette in closed form before G paints it
+    # A direct style term: sliced Wasserstein distance between the raw RGB patches (5x5, three
+    # pyramid levels) of G's outputs and of the style crops (losses.patch_swd). D alone learns
+    # the style slowly; this gives G a dense signal from the first step (docs/benchmarks/stylize.md).
+    style_weight: float = field(
+        default=60.0,
+        metadata=cli_option(
+            "weight of the direct style term: higher takes more of the painting's colors and texture; 0 = off"
+        ),
+    )
+    # Recolor each photo onto the style's palette in closed form before G paints it
     # (models/palette.py): "histogram" (mean, covariance and the distribution along each
-    # colour axis), "linear" (mean and covariance only) or "none" (G learns the colours).
-    palette: str = "histogram"
+    # color axis), "linear" (mean and covariance only) or "none" (G learns the colors).
+    palette: str = field(
+        default="histogram",
+        metadata=cli_option(
+            "recolor each photo onto the painting's colors first: the whole color distribution (histogram), "
+            "mean and spread only (linear, gentler), or not at all (none)",
+            choices=PALETTES,
+        ),
+    )
     nce_weight: float = 1.0
     nce_places: int = 128  # sampled places per encoder map
     cycle_weight: float = 10.0
     ema_steps: float = 50.0
     train_side: int = 512  # images are scaled so their longer side is at most this for training
-    minutes: float | None = 5.0
-    steps: int | None = None
-    seed: int = 0
-    threads: int | None = None
+    minutes: float | None = field(default=5.0, metadata=cli_option("training time in minutes", "budget"))
+    steps: int | None = field(
+        default=None, metadata=cli_option("stop after this many training steps instead", "budget")
+    )
+    seed: int = field(default=0, metadata=cli_option("training seed", "essential"))
+    threads: int | None = field(
+        default=None, metadata=cli_option("CPU threads for torch", "budget", default_text="torch's choice")
+    )
 
     def content_terms(self) -> list[str]:
         return [t for t in self.content.split("+") if t]
@@ -439,8 +451,11 @@ class StylizerConfig:
             raise ConfigError("width >= 4, res_blocks >= 0, noise >= 0 and d_width >= 4 are required")
         if self.crop < 16 or self.crop % 4:
             raise ConfigError("crop must be >= 16 px and a multiple of 4")
-        if not self.swd_weight >= 0 or not math.isfinite(self.swd_weight):
-            raise ConfigError(f"swd_weight must be >= 0, got {self.swd_weight}")
+        _need(
+            self.style_weight >= 0 and math.isfinite(self.style_weight),
+            "style_weight",
+            f"must be >= 0, got {self.style_weight}",
+        )
         for name in ("lr", "ema_steps", "content_blur", "lr_d"):
             v = getattr(self, name)
             if v is None and name == "lr_d":
@@ -545,7 +560,9 @@ def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
 
 
 # What a stylizer config.json written before each option existed meant by its absence.
-LEGACY_STYLIZER_KEYS: dict[str, Any] = {"swd_weight": 0.0, "palette": "none"}
+LEGACY_STYLIZER_KEYS: dict[str, Any] = {"style_weight": 0.0, "palette": "none"}
+# Stylizer fields renamed in artgan 0.2.0 (old name -> new), so flag and field names agree.
+RENAMED_STYLIZER_KEYS = {"swd_weight": "style_weight"}
 
 
 # Stylizer options removed in artgan 0.2.0, with the values that meant "off". They only
@@ -557,7 +574,7 @@ REMOVED_STYLIZER_KEYS: dict[str, tuple[Any, ...]] = {"target_ssim": (None,)}
 def stylizer_config_from_dict(d: dict[str, Any]) -> StylizerConfig:
     # Runs saved before an option existed trained without it; loaded or resumed, they go
     # on without it. Removed options are dropped (see REMOVED_STYLIZER_KEYS).
-    d = {k: v for k, v in d.items() if k not in REMOVED_STYLIZER_KEYS}
+    d = {RENAMED_STYLIZER_KEYS.get(k, k): v for k, v in d.items() if k not in REMOVED_STYLIZER_KEYS}
     return _from_dict(StylizerConfig, {**LEGACY_STYLIZER_KEYS, **d})
 
 

@@ -21,7 +21,7 @@ from .common import (
 from .options import add_config_options, config_kwargs, given_options
 
 # StylizerConfig fields a user may set from the command line, per command.
-TRAIN_FIELDS = ("minutes", "steps", "swd_weight", "palette", "threads")
+TRAIN_FIELDS = ("minutes", "steps", "style_weight", "palette", "threads")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -333,7 +333,7 @@ def train_stylizer(
         + (f" (resuming at step {step})" if step else "")
     )
     names = ["loss/D", "loss/G_adv", *(f"loss/{t}" for t in terms)]
-    if cfg.swd_weight:
+    if cfg.style_weight:
         names.append("loss/swd")
     reason = "budget reached"
     with Ticker(run / "stats.jsonl", names, budget, seconds, save, progress) as ticker:
@@ -378,9 +378,9 @@ def train_stylizer(
                             * ((Gb(y, noise) - x).abs().mean() + (G(back, noise) - real.detach()).abs().mean())
                         )
                 loss_g = adv + sum(parts)
-                if cfg.swd_weight:
+                if cfg.style_weight:
                     style_term = patch_swd(y, real, gen)
-                    loss_g = loss_g + cfg.swd_weight * style_term
+                    loss_g = loss_g + cfg.style_weight * style_term
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -396,7 +396,7 @@ def train_stylizer(
                     last_check = ticker.elapsed()
 
                 logged = [loss_d.detach(), adv.detach(), *(p.detach() for p in parts)]
-                if cfg.swd_weight:
+                if cfg.style_weight:
                     logged.append(style_term.detach())
                 ticker.tick(step, torch.stack(logged))
         seconds += ticker.elapsed()
