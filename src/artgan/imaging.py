@@ -70,7 +70,7 @@ def decode_image(
     """
     try:
         # formats= restricts which plugins may even try: a .jpg that is really an EPS is refused.
-        img = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+        img: Image.Image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
     except Image.DecompressionBombError as exc:
         # Pillow's own guard fires at open for headers far beyond its limit.
         raise ImageError(name, f"too many pixels for the pixel budget; downscale it first ({exc})") from exc
@@ -97,7 +97,9 @@ def decode_image(
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
-            img = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+            converted = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+            if converted is not None:  # None only with inPlace=True, which is not asked for here
+                img = converted
         except Exception:  # noqa: BLE001 - unusable profile: keep the pixels as they are
             pass
     return _to_rgb(img, background)

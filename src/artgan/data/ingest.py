@@ -6,6 +6,7 @@ seconds rather than killing a run hours later. Unusable files are listed with a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -76,7 +77,7 @@ def _iter_zip(zf: zipfile.ZipFile) -> Iterator[tuple[str, Callable[[], bytes], i
         base = info.filename.rsplit("/", 1)[-1]
         if info.is_dir() or base.startswith(".") or "__MACOSX/" in info.filename:
             continue
-        yield info.filename, (lambda i=info: zf.read(i)), info.file_size
+        yield info.filename, functools.partial(zf.read, info), info.file_size
 
 
 def _decode_one(
@@ -124,12 +125,6 @@ def ingest(
     if not src.exists():
         raise DatasetError(f"{src}: no such file or folder; give a folder of images or a .zip")
 
-    def keep_short(w: int, h: int) -> tuple[int, int]:
-        short = min(w, h)
-        goal = min(short, target_short) if short > target_short else max(short, min_short)
-        s = goal / short
-        return max(1, round(w * s)), max(1, round(h * s))
-
     zf: zipfile.ZipFile | None = None
     if src.is_dir():
         entries = list(_iter_folder(src))
@@ -154,8 +149,13 @@ def ingest(
     if not candidates:
         raise DatasetError(f"{src}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)")
 
-    if callable(target_short):
-        target_short = target_short(len(candidates))
+    short_goal = target_short(len(candidates)) if callable(target_short) else target_short
+
+    def keep_short(w: int, h: int) -> tuple[int, int]:
+        short = min(w, h)
+        goal = min(short, short_goal) if short > short_goal else max(short, min_short)
+        s = goal / short
+        return max(1, round(w * s)), max(1, round(h * s))
 
     bar = None
     if progress:
