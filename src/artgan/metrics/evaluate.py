@@ -73,6 +73,7 @@ def evaluate(
         if crop_size is None:
             crop_size = int((g.train_config or {}).get("crop_size") or 0) or None
     else:
+        assert fake is not None  # exactly one of fake / run, checked above
         resolution = resolution or 64
         fakes, _ = image_set(fake, resolution, n, seed + 1)
         source = str(fake)

@@ -44,7 +44,7 @@ def _pyr_down(x: torch.Tensor) -> torch.Tensor:
     return binomial_blur(x)[:, :, ::2, ::2]
 
 
-def _pyr_up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _pyr_up(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     """Zero-insertion upsampling then blur x4 (keeps brightness). -> (N, C, *size)."""
     n, c, h, w = x.shape
     up = x.new_zeros(n, c, 2 * h, 2 * w)

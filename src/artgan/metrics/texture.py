@@ -28,8 +28,8 @@ def texture_swd(
     """SWD (x1e3, per pyramid level and ``swd/avg``) between ``n`` random crops of the
     samples (N, 3, H, W) and ``n`` of the exemplar (3, h, w), all in [-1, 1]. Crops are
     ``patch`` px, or less if an image is smaller."""
-    side = _side(*exemplar.shape[-2:], patch)
-    side = _side(*samples.shape[-2:], side)
+    side = _side(exemplar.shape[-2], exemplar.shape[-1], patch)
+    side = _side(samples.shape[-2], samples.shape[-1], side)
     g = torch.Generator().manual_seed(seed)
     per = -(-n // samples.shape[0])
     fake = torch.cat([random_crops(s, per, side, g) for s in samples])[:n]
@@ -46,7 +46,7 @@ def halves_swd(exemplar: torch.Tensor, *, patch: int = 64, n: int = 256, seed: i
         a, b = exemplar[:, :, : w // 2], exemplar[:, :, w // 2 :]
     else:
         a, b = exemplar[:, : h // 2], exemplar[:, h // 2 :]
-    side = _side(*a.shape[-2:], patch)
+    side = _side(a.shape[-2], a.shape[-1], patch)
     g = torch.Generator().manual_seed(seed)
     return swd(random_crops(a, n, side, g), random_crops(b, n, side, g), seed=seed)
 
