@@ -87,6 +87,12 @@ class Palette(nn.Module):
     before use (a trained model's buffers come with its weights).
     """
 
+    # Buffers, registered in __init__ (declared here so they type as tensors, not Module).
+    mean: torch.Tensor
+    cov: torch.Tensor
+    axes: torch.Tensor
+    quantiles: torch.Tensor
+
     def __init__(self, mode: str = "histogram") -> None:
         super().__init__()
         if mode not in PALETTES[1:]:

@@ -42,10 +42,11 @@ class UpBlock(nn.Module):
         h = self.bn1(self.conv1(x))
         if self.noise_strength is not None:
             # After batch norm, so the learned strength is relative to unit-scale features.
+            assert noise is not None, "a block built with noise needs its noise maps"
             h = h + self.noise_strength[0] * noise[0]
         # In-place activations: one less full-size tensor written per layer (memory-bound ops).
         h = self.bn2(self.conv2(F.leaky_relu_(h, 0.2)))
-        if self.noise_strength is not None:
+        if self.noise_strength is not None and noise is not None:
             h = h + self.noise_strength[1] * noise[1]
         return F.leaky_relu_(h.add_(s), 0.2)
 
@@ -83,15 +84,14 @@ class ResGenerator(nn.Module):
         # Eval-mode override: every sample gets the noise of this seed (a latent walk keeps
         # its fine detail still instead of re-drawing it every frame). Not saved.
         self.noise_seed: int | None = None
-        self.blocks = nn.ModuleDict(
-            {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), self.noise) for r in self.res[1:]}
-        )
+        blocks = {str(r): UpBlock(cfg.channels(r // 2), cfg.channels(r), self.noise) for r in self.res[1:]}
+        self.blocks = nn.ModuleDict(blocks)
         self.sle_pairs = _sle_pairs(cfg.resolution)
         self.sle = nn.ModuleDict({f"{s}to{d}": SLE(cfg.channels(s), cfg.channels(d)) for s, d in self.sle_pairs})
         self.to_rgb = nn.Conv2d(cfg.channels(cfg.resolution), 3, 3, 1, 1)
         self.apply(init_weights)
         # Residual branches start small so the untrained net is close to its skip path.
-        for block in self.blocks.values():
+        for block in blocks.values():  # the same modules, typed as UpBlock
             nn.init.normal_(block.bn2.weight, 0.2, 0.02)
 
     def draw_noise(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -177,7 +177,8 @@ class ResDiscriminator(nn.Module):
         super().__init__()
         res = stages(cfg.resolution)[::-1]  # R .. 4
         self.from_rgb = nn.Conv2d(3, cfg.d_channels(res[0]), 3, 1, 1)
-        self.blocks = nn.Sequential(*[DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2)) for r in res[:-1]])
+        blocks = [DownBlock(cfg.d_channels(r), cfg.d_channels(r // 2)) for r in res[:-1]]
+        self.blocks = nn.Sequential(*blocks)
         c4 = cfg.d_channels(4)
         self.mbstd = bool(cfg.d_mbstd)
         # Without batch norm or minibatch std a sample's logit does not depend on the rest of
@@ -189,7 +190,7 @@ class ResDiscriminator(nn.Module):
         self.fc = nn.Linear(c4 * 16, 1)
         self.patch = nn.Conv2d(cfg.d_channels(8), 1, 1) if cfg.d_patch else None
         self.apply(init_he)
-        for block in self.blocks:
+        for block in blocks:  # the same modules, typed as DownBlock
             block.init_scaled()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

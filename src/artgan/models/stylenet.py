@@ -10,6 +10,8 @@ and content survives from the first step. Reflection padding avoids dark borders
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +27,11 @@ MEMORY_FORMAT = torch.channels_last
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride))
+
+
+def _conv_of(block: nn.Sequential) -> nn.Conv2d:
+    """The Conv2d of a :func:`_conv` block (after its padding)."""
+    return cast(nn.Conv2d, block[1])
 
 
 class ResBlock(nn.Module):
@@ -52,7 +59,8 @@ class StyleNet(nn.Module):
         self.head = _conv(3 + cfg.noise, c, 7)
         self.down1 = _conv(c, 2 * c, 3, 2)
         self.down2 = _conv(2 * c, 4 * c, 3, 2)
-        self.blocks = nn.Sequential(*[ResBlock(4 * c) for _ in range(cfg.res_blocks)])
+        res_blocks = [ResBlock(4 * c) for _ in range(cfg.res_blocks)]
+        self.blocks = nn.Sequential(*res_blocks)
         self.up1 = _conv(4 * c, 2 * c)
         self.up2 = _conv(2 * c, c)
         self.out = _conv(c, 3, 7)
@@ -61,10 +69,12 @@ class StyleNet(nn.Module):
         self.palette = Palette(cfg.palette) if cfg.palette != "none" else None
         self.apply(init_he)
         with torch.no_grad():
-            for block in self.blocks:  # residual branches start small: a stable deep stack
-                block.conv2[1].weight.mul_(0.1)
-            self.out[1].weight.zero_()  # the identity at initialisation
-            self.out[1].bias.zero_()
+            for block in res_blocks:  # residual branches start small: a stable deep stack
+                _conv_of(block.conv2).weight.mul_(0.1)
+            out = _conv_of(self.out)
+            assert out.bias is not None  # built with a bias (nn.Conv2d's default)
+            out.weight.zero_()  # the identity at initialisation
+            out.bias.zero_()
 
     def recolor(self, x: torch.Tensor) -> torch.Tensor:
         """Whole images (B, 3, H, W) -> the same in the style's palette (unchanged without
@@ -99,7 +109,7 @@ class StyleNet(nn.Module):
         return [f1, f2, f3, f4]
 
     def feature_channels(self) -> list[int]:
-        c = self.head[1].out_channels
+        c = _conv_of(self.head).out_channels
         return [c, 2 * c, 4 * c, 4 * c]
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, *, return_features: bool = False):

@@ -76,6 +76,10 @@ class VGG19Features(nn.Module):
     torchvision does, so random-weight activations keep a sensible scale with depth.
     """
 
+    # Buffers, registered in __init__ (declared here so they type as tensors, not Module).
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -100,6 +104,7 @@ class VGG19Features(nn.Module):
         for m in self.features:
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                assert m.bias is not None  # built with a bias (nn.Conv2d's default)
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor, layers: Sequence[str] = DEFAULT_LAYERS) -> dict[str, torch.Tensor]:
