@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, Protocol, overload, runtime_checkable
 
 import torch
 from PIL import Image
@@ -13,6 +13,13 @@ from ..imaging import tensor_to_pil
 from ..models import build_generator
 from ..models.common import seeds_to_z
 from ..training.checkpoint import load_weights, read_folder_config, resolve_model_folder
+
+
+@runtime_checkable
+class _NoiseSeeded(Protocol):
+    """A generator with noise inputs that can hold one noise seed for every sample (ResGenerator)."""
+
+    noise_seed: int | None
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -105,12 +112,12 @@ class Generator:
         zs = [slerp(keys[i], keys[(i + 1) % keyframes], t / steps) for i in range(keyframes) for t in range(steps)]
         # A generator with noise inputs keeps one noise draw for the whole walk, so only
         # the latent moves (per-latent noise would make fine detail flicker frame to frame).
-        has_noise = hasattr(self.net, "noise_seed")
-        if has_noise:
-            self.net.noise_seed = seed
+        seeded = self.net if isinstance(self.net, _NoiseSeeded) else None
+        if seeded is not None:
+            seeded.noise_seed = seed
         try:
             frames = self.render(torch.stack(zs))
         finally:
-            if has_noise:
-                self.net.noise_seed = None
+            if seeded is not None:
+                seeded.noise_seed = None
         return [tensor_to_pil(im) for im in frames]

@@ -152,7 +152,7 @@ def neural_style(
         raise ValueError(f"size must be between {MIN_SIDE} and {MAX_SIDE} px, got {size}")
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
-    h, w = _working_size(*content.shape[-2:], size)
+    h, w = _working_size(content.shape[-2], content.shape[-1], size)
     if min(h, w) < MIN_SIDE:
         raise ValueError(
             f"the photo would be {w}x{h} px; VGG-19 needs at least {MIN_SIDE} px a side (give a larger --size)"
@@ -174,10 +174,11 @@ def neural_style(
     from tqdm.auto import tqdm
 
     x = x0.clone().requires_grad_(True)
-    best = {"loss": math.inf, "x": x0.clone()}
+    best_loss, best_x = math.inf, x0.clone()
     bar = tqdm(total=steps, unit="step", desc="neural style", disable=not progress, dynamic_ncols=True)
 
     def evaluate() -> float:
+        nonlocal best_loss, best_x
         terms = loss_fn(x)
         value = float(terms["total"].detach())
         if not math.isfinite(value):
@@ -185,8 +186,8 @@ def neural_style(
         # Gradients for the pixels only: the VGG weights are constants here, and skipping
         # their gradients saves time and leaves the caller's module untouched.
         (x.grad,) = torch.autograd.grad(terms["total"], x)
-        if value < best["loss"]:
-            best["loss"], best["x"] = value, x.detach().clone()
+        if value < best_loss:
+            best_loss, best_x = value, x.detach().clone()
         bar.update(1)
         bar.set_postfix(
             loss=f"{value:.4g}",
@@ -201,7 +202,7 @@ def neural_style(
             # max_eval caps the loss evaluations at `steps`; max_iter is never the limit, so
             # the optimiser stops right after an evaluation and no final step goes unmeasured.
             # Tolerances are 0: the relative losses make per-pixel gradients tiny by design.
-            opt = torch.optim.LBFGS(
+            lbfgs = torch.optim.LBFGS(
                 [x],
                 lr=1.0,
                 max_iter=steps + 1,
@@ -210,17 +211,17 @@ def neural_style(
                 tolerance_grad=0.0,
                 tolerance_change=0.0,
             )
-            opt.step(evaluate)
+            lbfgs.step(evaluate)
         else:
-            opt = torch.optim.Adam([x], lr=0.05 if lr is None else lr)
+            adam = torch.optim.Adam([x], lr=0.05 if lr is None else lr)
             for _ in range(steps):
                 evaluate()
-                opt.step()
+                adam.step()
     except _Diverged:
         pass  # keep the best image measured before the loss went non-finite
     finally:
         bar.close()
-    y = best["x"].clamp(-1, 1)
+    y = best_x.clamp(-1, 1)
     if preserve_color:
         y = keep_colors(y, x0)
     return y

@@ -82,7 +82,9 @@ class Stylizer:
     """
 
     def __init__(self, net: StyleNet, folder: Path | None = None, info: dict | None = None) -> None:
-        self.net = net.eval().requires_grad_(False).to(memory_format=MEMORY_FORMAT)
+        self.net = net.eval().requires_grad_(False)
+        # Module.to converts in place; memory_format= is valid at runtime but not in torch's stubs.
+        self.net.to(memory_format=MEMORY_FORMAT)  # type: ignore[call-overload]
         self.folder = folder
         self.info = info or {}
 

@@ -260,7 +260,7 @@ def parse_section(folder: Path, raw: dict[str, Any], section: str, parse: Any) -
         raise CheckpointError(f"{folder / 'config.json'}: bad {section} section ({exc})") from exc
 
 
-def resolve_run_model(path: str | Path, model_dir: str, what: str, command: str) -> Path:
+def resolve_run_model(path: str | os.PathLike, model_dir: str, what: str, command: str) -> Path:
     """The model folder meant by ``path``: a model folder, or a run folder holding one in
     ``model_dir`` (or in ``.old-<model_dir>`` when a save was killed mid-swap)."""
     p = Path(path)

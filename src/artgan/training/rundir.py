@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def new_run_dir(root: Path, data: str, family: str, resolution: int) -> Path:
     return new_run_folder(root, f"{Path(data).stem}-{family}-{resolution}")
 
 
-def resolve_run(path: str | Path) -> Path:
+def resolve_run(path: str | os.PathLike) -> Path:
     """The run folder a ``--resume`` or ``--model`` argument names: the folder itself, or the
     run that holds a given checkpoint (``RUN/checkpoints/ckpt-...``) or model folder."""
     p = Path(path).expanduser()

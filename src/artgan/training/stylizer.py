@@ -25,6 +25,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -133,7 +134,7 @@ def read_stylizer_config(folder: Path) -> tuple[StylizerConfig, dict[str, Any]]:
     return parse_section(folder, raw, "stylizer", stylizer_config_from_dict), raw
 
 
-def resolve_stylizer_folder(path: str | Path) -> Path:
+def resolve_stylizer_folder(path: str | os.PathLike) -> Path:
     """The stylizer model folder meant by ``path``: a model folder or a run folder holding one."""
     return resolve_run_model(path, MODEL_DIR, "stylizer", "train-stylizer")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
-def load_exemplar(path: str | Path, region: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+def load_exemplar(path: str | os.PathLike, region: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """The exemplar as (3, H, W) in [-1, 1]: the whole image, or ``region`` = (x, y, w, h) of it."""
     img = load_image(path)
     if region is not None:
@@ -114,7 +115,7 @@ def read_texture_config(folder: Path) -> tuple[TextureConfig, dict[str, Any]]:
     return parse_section(folder, raw, "texture", texture_config_from_dict), raw
 
 
-def resolve_texture_folder(path: str | Path) -> Path:
+def resolve_texture_folder(path: str | os.PathLike) -> Path:
     """The texture model folder meant by ``path``: a model folder or a run folder holding one."""
     return resolve_run_model(path, MODEL_DIR, "texture model", "train-texture")
 
