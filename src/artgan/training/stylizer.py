@@ -29,7 +29,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -164,7 +164,9 @@ def _nce(
     places = proj.places(x_feats, n, gen)
     keys = proj([f.detach() for f in x_feats], places)
     queries = proj(G.encode(y, noise), places)
-    return sum(patch_nce(q, k) for q, k in zip(queries, keys)) / len(keys)
+    # A sum of tensors (one per encoder map, never none), so a tensor; sum() types it as maybe 0.
+    total = cast(torch.Tensor, sum(patch_nce(q, k) for q, k in zip(queries, keys)))
+    return total / len(keys)
 
 
 def _as_list(styles: torch.Tensor | Sequence[torch.Tensor] | None) -> list[torch.Tensor]:
@@ -245,13 +247,14 @@ def train_stylizer(
             pool = [G.recolor(c[None])[0] for c in pool]
     D = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
     modules: dict[str, torch.nn.Module] = {"G": G, "D": D}
+    proj: PatchProjector | None = None
     if "nce" in terms:
-        modules["P"] = PatchProjector(G.feature_channels())
+        proj = modules["P"] = PatchProjector(G.feature_channels())
     if "cycle" in terms:  # the way back: painting -> photo, judged by a photo discriminator
         modules["G_back"] = StyleNet(replace(cfg, palette="none"))
         modules["D_back"] = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
-    for m in modules.values():
-        m.to(memory_format=CL)
+    for m in modules.values():  # in place; memory_format= is valid at runtime but not in torch's stubs
+        m.to(memory_format=CL)  # type: ignore[call-overload]
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     g_params = [p for k, m in modules.items() if not k.startswith("D") for p in m.parameters()]
     d_params = [p for k, m in modules.items() if k.startswith("D") for p in m.parameters()]
@@ -362,15 +365,16 @@ def train_stylizer(
                 loss_d.backward()
                 opt_d.step()
 
-                for m in d_params:
-                    m.requires_grad_(False)
+                for param in d_params:
+                    param.requires_grad_(False)
                 adv = multiscale_g_loss(D, y, cfg.loss)
                 parts = []
                 for t in terms:
                     if t == "luma":
                         parts.append(cfg.content_weight * content_loss(y, x, cfg.content_blur, cfg.tone))
                     elif t == "nce":
-                        parts.append(cfg.nce_weight * _nce(G, modules["P"], x_feats, y, noise, cfg.nce_places, gen))
+                        assert proj is not None  # built above whenever "nce" is a term
+                        parts.append(cfg.nce_weight * _nce(G, proj, x_feats, y, noise, cfg.nce_places, gen))
                     else:  # cycle: both ways round, and the way back must fool the photo critic
                         Gb = modules["G_back"]
                         adv = adv + multiscale_g_loss(modules["D_back"], back, cfg.loss)
@@ -385,8 +389,8 @@ def train_stylizer(
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
-                for m in d_params:
-                    m.requires_grad_(True)
+                for param in d_params:
+                    param.requires_grad_(True)
                 # Half-life in steps, at most 30% of the run so far (early averages are not stale).
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
@@ -402,7 +406,7 @@ def train_stylizer(
                 ticker.tick(step, torch.stack(logged))
         seconds += ticker.elapsed()
 
-    quality = measure(G_ema, styles[:4], evals)
+    quality: dict[str, Any] = measure(G_ema, styles[:4], evals)  # then also rolled_back, warning
     problems = collapse_problems(quality)
     if problems and healthy:
         # Only G_ema goes back: G, D and the optimisers keep their live (collapsed) state, so
@@ -413,8 +417,7 @@ def train_stylizer(
         )
         G_ema.load_state_dict(healthy["weights"])
         rolled = {"from_step": step, "to_step": healthy["step"]}
-        quality = measure(G_ema, styles[:4], evals)
-        quality["rolled_back"] = rolled
+        quality = {**measure(G_ema, styles[:4], evals), "rolled_back": rolled}
     warning = collapse_warning(quality)
     if warning:
         quality["warning"] = warning
