@@ -117,12 +117,15 @@ def load_data(cfg: TrainConfig, progress: bool = True) -> tuple[TrainConfig, Any
     r = cfg.model.resolution
     # Whole-image mode's min_scale, when left to the data, is 1.0 (training/recipe.py).
     whole = crop_short_side(r, cfg.min_scale or 1.0)
+    target: int | Callable[[int], int]
     if cfg.crop_size is None:
         # Patch mode or not depends on how many images there are: a few keep their source
         # pixels (as with an explicit --crop-size, so a resumed run decodes identically),
         # many are downscaled for whole-image crops.
-        def target(n_files: int) -> int:
+        def by_count(n_files: int) -> int:
             return 1 << 30 if n_files <= PATCH_MODE_MAX_IMAGES else whole
+
+        target = by_count
     elif cfg.crop_size == 0:
         target = whole
     else:
@@ -188,42 +191,48 @@ def train(
         torch.set_num_threads(cfg.threads)
 
     # ---- data: decoded once, up front; rejects listed before any training happens
-    cfg, data, chosen = load_data(cfg, progress)
+    cfg, found, chosen = load_data(cfg, progress)
     r = cfg.model.resolution
+    # load_data resolved the recipe: every AUTO_FIELDS field left None is filled (training/recipe.py).
+    assert cfg.batch is not None and cfg.lr_g is not None and cfg.lr_d is not None and cfg.loss is not None
+    assert cfg.r1_gamma is not None and cfg.ema_kimg is not None and cfg.augment is not None
+    assert cfg.augment_p is not None and cfg.min_scale is not None and cfg.reuse_fakes is not None
 
-    dataset = {"images": len(data.images), "rejected": len(data.rejected), "fingerprint": data.fingerprint()}
+    record = {"images": len(found.images), "rejected": len(found.rejected), "fingerprint": found.fingerprint()}
     if run_dir is None:
         run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
-        _write_run_config(run_dir, cfg, {"dataset": dataset, "chosen_from_data": chosen})
+        _write_run_config(run_dir, cfg, {"dataset": record, "chosen_from_data": chosen})
     else:
-        if old_fingerprint is not None and old_fingerprint != dataset["fingerprint"]:
+        if old_fingerprint is not None and old_fingerprint != record["fingerprint"]:
             then = old_doc.get("dataset", {}).get("images", "?")
             _say(
                 f"warning: the data in {cfg.data} changed since the run started ({then} usable images then, "
-                f"{len(data.images)} now); training goes on with what is there now"
+                f"{len(found.images)} now); training goes on with what is there now"
             )
         # The run's record follows its data (a new place, new images), so the next resume checks against it.
         kept = {k: v for k, v in old_doc.items() if k not in ("train", "artgan_version")}
-        _write_run_config(run_dir, cfg, {**kept, "dataset": dataset})
-    atomic_write_bytes(run_dir / "rejected.txt", data.report().encode())
+        _write_run_config(run_dir, cfg, {**kept, "dataset": record})
+    atomic_write_bytes(run_dir / "rejected.txt", found.report().encode())
     _say(f"run folder: {run_dir}")
     _say(
-        f"data: {len(data.images)} images from {cfg.data}"
-        + (f", {len(data.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if data.rejected else "")
+        f"data: {len(found.images)} images from {cfg.data}"
+        + (f", {len(found.rejected)} rejected (see {run_dir / 'rejected.txt'}):" if found.rejected else "")
     )
-    for name, reason in data.rejected[:20]:
+    for name, reason in found.rejected[:20]:
         _say(f"  skipped {name}: {reason}")
-    if len(data.rejected) > 20:
-        _say(f"  ... and {len(data.rejected) - 20} more")
+    if len(found.rejected) > 20:
+        _say(f"  ... and {len(found.rejected) - 20} more")
     if chosen:
         _say("chosen from the data (override with the matching option):")
         for name, text in chosen.items():
             _say(f"  {name} = {text}")
     crop = cfg.crop_size or None
     # Half the crops mirrored: it doubles a small set (docs/benchmarks/generator-recipe.md).
-    sampler = CropSampler(data.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=True)
+    sampler = CropSampler(found.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=True)
     monitor = (
-        QualityMonitor(data.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop) if cfg.metric_kimg > 0 else None
+        QualityMonitor(found.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop)
+        if cfg.metric_kimg > 0
+        else None
     )
 
     # ---- models, optimisers, state
@@ -233,7 +242,8 @@ def train(
     D = build_discriminator(cfg.model)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # Channels-last: faster convolutions and nearest upsampling on CPU (steps.py feeds D so).
-    G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
+    # memory_format= is valid at runtime but missing from torch's stubs for Module.to.
+    G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))  # type: ignore[call-overload]
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     ada = AdaptiveAugment(cfg.augment_p, cfg.ada_target, cfg.ada_kimg)
@@ -297,8 +307,9 @@ def train(
         if calibrated_at != nimg:
             t0 = time.time()
             recalibrate_batchnorm(G_ema, cfg.model.z_dim)
-            cost["calibrate"] = time.time() - t0
-            calibration_seconds[0] += cost["calibrate"]
+            spent = time.time() - t0
+            cost["calibrate"] = spent
+            calibration_seconds[0] += spent
             calibrated_at = nimg
 
     def checkpoint() -> Path:
@@ -375,7 +386,7 @@ def train(
     # under a kimg budget it counts images.
     time_bar = budget_img is None and budget_sec is not None
     bar = tqdm(
-        total=int(budget_sec) if time_bar else (budget_img - nimg) if budget_img else None,
+        total=int(budget_sec) if time_bar and budget_sec is not None else (budget_img - nimg) if budget_img else None,
         initial=int(time.time() - start_time) if time_bar else 0,
         unit="s" if time_bar else "img",
         unit_scale=not time_bar,

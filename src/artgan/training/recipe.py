@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 from ..config import TrainConfig
 from ..families import DEFAULT_FAMILY, FAMILIES
@@ -86,14 +87,15 @@ def suggest(
         "augment_p": (p0, f"{n_images} image(s); ADA adapts it"),
     }
     if n_images <= PATCH_MODE_MAX_IMAGES:
-        crop = max(r, min_short_side // 3)
+        auto_crop = max(r, min_short_side // 3)
         out["crop_size"] = (
-            crop,
+            auto_crop,
             f"patch mode: {n_images} image(s), crops of a third of the shorter side ({min_short_side} px)",
         )
     else:
-        out["crop_size"] = (0, f"{n_images} images: whole-image crops")
-    patch = (crop_size if crop_size is not None else out["crop_size"][0]) > 0
+        auto_crop = 0
+        out["crop_size"] = (auto_crop, f"{n_images} images: whole-image crops")
+    patch = (crop_size if crop_size is not None else auto_crop) > 0
     out["min_scale"] = (
         (0.6, "patch mode: multi-scale patches") if patch else (1.0, "whole-image crops: whole works, no zoom")
     )
@@ -106,7 +108,7 @@ def suggest(
 def resolve(cfg: TrainConfig, n_images: int, min_short_side: int) -> tuple[TrainConfig, dict[str, str]]:
     """Fill the ``None`` fields of ``cfg``; returns the new config and {field: "value (reason)"}."""
     chosen: dict[str, str] = {}
-    updates: dict[str, object] = {}
+    updates: dict[str, Any] = {}  # each value of the type of its field (suggest's rules)
     for name, (value, why) in suggest(
         n_images, cfg.model.resolution, min_short_side, cfg.batch, cfg.crop_size, cfg.model.family
     ).items():
