@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import (
     UsageError,
@@ -19,6 +20,9 @@ from .common import (
     set_threads,
 )
 from .options import add_config_options, config_kwargs, given_options
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # StylizerConfig fields a user may set from the command line, per command.
 TRAIN_FIELDS = ("minutes", "steps", "style_weight", "palette", "threads")
@@ -136,7 +140,7 @@ def stylizer_config(a: argparse.Namespace):
     return StylizerConfig(**kw).validate()
 
 
-def _load_photos(paths: list[str]) -> list[tuple[Path, object]]:
+def _load_photos(paths: list[str]) -> list[tuple[Path, Image.Image]]:
     from ..imaging import load_image
 
     files = check_inputs(paths, "PHOTO")
@@ -190,6 +194,8 @@ def cmd_stylize(a: argparse.Namespace) -> int:
 
 def _stylize_perceptual(a: argparse.Namespace, images: list, out: Path) -> int:
     """``--perceptual vgg19``: optimise each photo (Gatys et al.) with local VGG-19 weights."""
+    import torch
+
     from ..imaging import load_image, save_png
     from ..tasks.perceptual import DEFAULT_STEPS, NeuralStyle
 
@@ -226,7 +232,8 @@ def _stylize_perceptual(a: argparse.Namespace, images: list, out: Path) -> int:
             output="tensor",
         )
         dst = save_png(y, out / f"{path.stem}.png", metadata=meta)
-        say(f"{dst} ({y.shape[-1]}x{y.shape[-2]}, {time.perf_counter() - t0:.2f} s)")
+        w, h = (y.shape[-1], y.shape[-2]) if isinstance(y, torch.Tensor) else y.size
+        say(f"{dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s)")
     print(out)
     return 0
 

@@ -360,7 +360,6 @@ def build(studio: Studio) -> gr.Blocks:
             with gr.Tab("Gallery"):
                 y_refresh = gr.Button("Refresh")
                 y_items = gr.Gallery(label="Everything made in this workspace", columns=6, value=studio.gallery)
-                y_index = gr.State(None)
                 y_info = gr.Markdown()
                 y_file = gr.File(label="Full-resolution download")
                 y_rel = gr.State(None)
@@ -386,8 +385,10 @@ def build(studio: Studio) -> gr.Blocks:
         t_resume.click(studio.resume_training, [t_run, t_minutes], [t_status, t_job], api_name="resume")
         t_stop.click(studio.stop_job, t_job, t_status, api_name="stop")
         train_outputs = [t_status, t_grid, t_loss, t_swd]
-        timer.tick(studio.training_view, [t_job, t_run], train_outputs, show_progress="hidden", api_name=False)
-        t_run.change(studio.training_view, [t_job, t_run], train_outputs, api_name=False)
+        timer.tick(
+            studio.training_view, [t_job, t_run], train_outputs, show_progress="hidden", api_visibility="private"
+        )
+        t_run.change(studio.training_view, [t_job, t_run], train_outputs, api_visibility="private")
 
         g_go.click(studio.start_generate, [g_run, g_n, g_seed, g_trunc, g_walk], [g_status, g_job], api_name="generate")
         s_go.click(
@@ -400,15 +401,15 @@ def build(studio: Studio) -> gr.Blocks:
             studio.start_texture, [x_ex, x_w, x_h, x_n, x_tile, x_minutes], [x_status, x_job], api_name="texture"
         )
         for job, status, out in ((g_job, g_status, g_out), (s_job, s_status, s_out), (x_job, x_status, x_out)):
-            timer.tick(studio.job_view, job, [status, out], show_progress="hidden", api_name=False)
+            timer.tick(studio.job_view, job, [status, out], show_progress="hidden", api_visibility="private")
 
         def refresh_lists() -> tuple[Any, Any, Any, Any]:
             runs, colls = studio.run_names(), studio.collection_names()
             return (gr.update(choices=runs), gr.update(choices=runs), gr.update(choices=colls), studio.job_rows())
 
         lists = [t_run, g_run, t_coll, j_table]
-        timer.tick(refresh_lists, None, lists, show_progress="hidden", api_name=False)
-        page.load(refresh_lists, None, lists, api_name=False)
+        timer.tick(refresh_lists, None, lists, show_progress="hidden", api_visibility="private")
+        page.load(refresh_lists, None, lists, api_visibility="private")
         gr.api(studio.job_view, api_name="job")  # a client polls a job's status and outputs
 
         y_refresh.click(studio.gallery, None, y_items, api_name="gallery")
@@ -416,7 +417,7 @@ def build(studio: Studio) -> gr.Blocks:
         def pick(evt: gr.SelectData) -> tuple[str, str | None, str | None]:
             return studio.gallery_details(evt.index)
 
-        y_items.select(pick, None, [y_info, y_file, y_rel], api_name=False)
+        y_items.select(pick, None, [y_info, y_file, y_rel], api_visibility="private")
         y_delete.click(studio.delete_output, y_rel, [y_msg, y_items], api_name="delete_output")
         j_cancel.click(studio.stop_job, j_id, j_msg, api_name="cancel")
     return page
