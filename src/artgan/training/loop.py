@@ -153,6 +153,7 @@ def train(
     resume: str | os.PathLike | None = None,
     data: str | os.PathLike | None = None,
     progress: bool = True,
+    on_run_dir: Callable[[Path], None] | None = None,
 ) -> Path:
     """Train a GAN as ``cfg`` says; returns the run folder.
 
@@ -160,6 +161,7 @@ def train(
     the run continues in its own folder from its latest checkpoint; the budget (``kimg``
     total, ``minutes`` for this invocation) comes from ``cfg``, all else from the saved
     run, whose data folder ``data`` replaces when given (the images moved).
+    ``on_run_dir`` is called with the run folder as soon as it exists (the studio records it).
     """
     out = Path(out)
     start_time = time.time()
@@ -213,6 +215,8 @@ def train(
         kept = {k: v for k, v in old_doc.items() if k not in ("train", "artgan_version")}
         _write_run_config(run_dir, cfg, {**kept, "dataset": record})
     atomic_write_bytes(run_dir / "rejected.txt", found.report().encode())
+    if on_run_dir is not None:
+        on_run_dir(run_dir)
     _say(f"run folder: {run_dir}")
     _say(
         f"data: {len(found.images)} images from {cfg.data}"
