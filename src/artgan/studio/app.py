@@ -438,6 +438,9 @@ def serve(
     the next start)."""
     from .worker import Supervisor
 
+    # Stylizer and texture models trained by jobs are cached inside the workspace too, so a
+    # workspace holds everything the studio made (the CLI's cache stays separate).
+    os.environ.setdefault("ARTGAN_CACHE", str(Path(root).resolve() / "cache"))
     studio = Studio.open(root)
     supervisor = Supervisor(root, workers=workers)
     supervisor.start()
