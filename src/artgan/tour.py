@@ -435,10 +435,11 @@ main{max-width:1100px;margin:0 auto;padding:24px 28px 48px}
 h1{font-size:28px;margin:0 0 4px}h2{font-size:21px;margin:34px 0 6px;border-top:1px solid #ddd;padding-top:18px}
 p.lead{color:#555;margin:0 0 12px}
 .row{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap}
+.col{display:flex;flex-direction:column;gap:12px}
 figure{margin:0}figcaption{font-size:13px;color:#666;margin-top:4px}
 img{display:block;max-width:100%;height:auto;border-radius:3px}
 img.pixel{image-rendering:pixelated}
-pre{background:#222;color:#eee;padding:10px 12px;border-radius:4px;overflow-x:auto;font-size:13px;margin:8px 0}
+pre{background:#222;color:#eee;padding:10px 12px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:13px;margin:8px 0}
 table{border-collapse:collapse;font-size:14px;margin:8px 0}
 td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;text-align:left}th{color:#555;font-weight:600}
 .fig{font-weight:600}
@@ -482,11 +483,12 @@ def render_page(doc: dict[str, Any]) -> str:
         f"<p>A texture model learned the brushwork of a {_e(t['exemplar'])} patch of Van Gogh's sky "
         f"({t['steps']} training steps in {t['train_minutes']:g} min), then painted a "
         f"{t['size']} px texture that wraps around. Shown tiled 2x2: a seam would show as a cross.</p>",
-        '<div class="row">',
-        _fig(f"inputs/{ASSETS['texture_source']}", "Van Gogh, Village Street in Auvers, 1890", 260),
+        '<div class="row"><div class="col">',
+        _fig(f"inputs/{ASSETS['texture_source']}", "Van Gogh, Village Street in Auvers, 1890", 300),
         _fig("outputs/texture/exemplar.png", "the exemplar: a patch of its sky", 200),
+        "</div>",
         f'<a href="outputs/texture/texture-{t["size"]}px-tileable.png">'
-        + _fig("outputs/texture/tiled-2x2.png", f"{t['size']} px output, tiled 2x2 (click: one tile at full size)", 620)
+        + _fig("outputs/texture/tiled-2x2.png", f"{t['size']} px output, tiled 2x2 (click: one tile at full size)", 560)
         + "</a>",
         "</div>",
         "<table><tr><th>seam error, tileable output</th><th>same model, not tileable</th>"
@@ -504,7 +506,8 @@ def render_page(doc: dict[str, Any]) -> str:
         f"({s['steps']} steps in {s['train_minutes']:g} min): each photo is recoloured onto the painting's "
         "palette, then a generator paints the brushwork on it.</p>",
         '<div class="row">',
-        _fig(f"inputs/{ASSETS['style']}", "the painting", 300),
+        _fig(f"inputs/{ASSETS['style']}", "Van Gogh, The Starry Night, 1889", 300),
+        '<div class="col">',
     ]
     for key in PHOTOS:
         name = ASSETS[key]
@@ -516,7 +519,7 @@ def render_page(doc: dict[str, Any]) -> str:
             + "</div>"
         )
     parts += [
-        "</div>",
+        "</div></div>",
         "<table><tr><th>photo</th><th>style distance ratio</th><th>content SSIM</th><th>edge F1</th></tr>",
     ]
     for name, m in s["per_photo"].items():
