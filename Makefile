@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.artgan-installed
 
-.PHONY: demo test test-slow check bench install clean
+.PHONY: demo test test-slow test-browser check bench install clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ check: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# The studio driven in a real browser (Playwright + Debian's chromium at /usr/bin/chromium;
+# skipped without it). About 3 minutes.
+test-browser: $(STAMP)
+	$(PY) -m pytest -q -m browser
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py

@@ -293,14 +293,19 @@ def build(studio: Studio) -> gr.Blocks:
             with gr.Tab("Collections"):
                 with gr.Row():
                     c_name = gr.Textbox(label="Collection name", value="my-art")
-                    c_files = gr.File(label="Images or a .zip", file_count="multiple", file_types=["image", ".zip"])
+                    c_files = gr.File(
+                        label="Images or a .zip",
+                        file_count="multiple",
+                        file_types=["image", ".zip"],
+                        elem_id="collection-files",
+                    )
                 c_add = gr.Button("Add to collection", variant="primary")
-                c_report = gr.Markdown()
+                c_report = gr.Markdown(elem_id="collection-report")
                 with gr.Row():
                     c_pick = gr.Dropdown(label="Collection", choices=studio.collection_names(), allow_custom_value=True)
                     c_preview_btn = gr.Button("Preview training crops")
                     c_delete = gr.Button("Delete collection", variant="stop")
-                c_preview = gr.Image(label="What training sees", type="pil")
+                c_preview = gr.Image(label="What training sees", type="pil", elem_id="collection-preview")
             with gr.Tab("Train"):
                 with gr.Row():
                     t_coll = gr.Dropdown(label="Collection", choices=studio.collection_names(), allow_custom_value=True)
@@ -312,12 +317,18 @@ def build(studio: Studio) -> gr.Blocks:
                     t_run = gr.Dropdown(label="Or continue a run", choices=studio.run_names(), allow_custom_value=True)
                     t_resume = gr.Button("Resume")
                 t_job = gr.Number(label="Job", precision=0, interactive=False, visible=False)
-                t_status = gr.Markdown()
+                t_status = gr.Markdown(elem_id="train-status")
                 with gr.Row():
-                    t_grid = gr.Image(label="Latest samples", type="filepath")
+                    t_grid = gr.Image(label="Latest samples", type="filepath", elem_id="train-grid")
                     with gr.Column():
-                        t_loss = gr.LinePlot(x="kimg", y="value", color="series", label="Losses")
-                        t_swd = gr.LinePlot(x="kimg", y="value", color="series", label="Quality (SWD, lower is better)")
+                        t_loss = gr.LinePlot(x="kimg", y="value", color="series", label="Losses", elem_id="train-loss")
+                        t_swd = gr.LinePlot(
+                            x="kimg",
+                            y="value",
+                            color="series",
+                            label="Quality (SWD, lower is better)",
+                            elem_id="train-swd",
+                        )
             with gr.Tab("Generate"):
                 with gr.Row():
                     g_run = gr.Dropdown(
@@ -329,24 +340,31 @@ def build(studio: Studio) -> gr.Blocks:
                     g_walk = gr.Checkbox(label="Interpolation GIF", value=False)
                 g_go = gr.Button("Generate", variant="primary")
                 g_job = gr.Number(label="Job", precision=0, interactive=False, visible=False)
-                g_status = gr.Markdown()
-                g_out = gr.Gallery(label="Generated", columns=8)
+                g_status = gr.Markdown(elem_id="generate-status")
+                g_out = gr.Gallery(label="Generated", columns=8, elem_id="generate-out")
             with gr.Tab("Stylize"):
                 with gr.Row():
-                    s_photos = gr.File(label="Photos", file_count="multiple", file_types=["image"])
-                    s_style = gr.File(label="Painting", file_count="single", file_types=["image"])
+                    s_photos = gr.File(
+                        label="Photos", file_count="multiple", file_types=["image"], elem_id="stylize-photos"
+                    )
+                    s_style = gr.File(
+                        label="Painting", file_count="single", file_types=["image"], elem_id="stylize-painting"
+                    )
                 with gr.Row():
                     s_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
                     s_keep = gr.Checkbox(label="Preserve the photo's colors", value=False)
                     s_minutes = gr.Slider(0.5, 30, value=5, step=0.5, label="Training minutes (new paintings)")
                 s_go = gr.Button("Stylize", variant="primary")
                 s_job = gr.Number(label="Job", precision=0, interactive=False, visible=False)
-                s_status = gr.Markdown()
-                s_out = gr.Gallery(label="Stylized", columns=4)
+                s_status = gr.Markdown(elem_id="stylize-status")
+                s_out = gr.Gallery(label="Stylized", columns=4, elem_id="stylize-out")
             with gr.Tab("Textures"):
                 with gr.Row():
                     x_ex = gr.File(
-                        label="Exemplar (a small texture picture)", file_count="single", file_types=["image"]
+                        label="Exemplar (a small texture picture)",
+                        file_count="single",
+                        file_types=["image"],
+                        elem_id="texture-exemplar",
                     )
                     x_w = gr.Number(label="Width (px)", value=1024, precision=0, minimum=16, maximum=8192)
                     x_h = gr.Number(label="Height (px)", value=1024, precision=0, minimum=16, maximum=8192)
@@ -355,13 +373,15 @@ def build(studio: Studio) -> gr.Blocks:
                     x_minutes = gr.Slider(0.5, 30, value=3, step=0.5, label="Training minutes (new exemplars)")
                 x_go = gr.Button("Make textures", variant="primary")
                 x_job = gr.Number(label="Job", precision=0, interactive=False, visible=False)
-                x_status = gr.Markdown()
-                x_out = gr.Gallery(label="Textures (sheet.png shows each tiled 2x2)", columns=3)
+                x_status = gr.Markdown(elem_id="texture-status")
+                x_out = gr.Gallery(label="Textures (sheet.png shows each tiled 2x2)", columns=3, elem_id="texture-out")
             with gr.Tab("Gallery"):
                 y_refresh = gr.Button("Refresh")
-                y_items = gr.Gallery(label="Everything made in this workspace", columns=6, value=studio.gallery)
-                y_info = gr.Markdown()
-                y_file = gr.File(label="Full-resolution download")
+                y_items = gr.Gallery(
+                    label="Everything made in this workspace", columns=6, value=studio.gallery, elem_id="gallery-items"
+                )
+                y_info = gr.Markdown(elem_id="gallery-info")
+                y_file = gr.File(label="Full-resolution download", elem_id="gallery-download")
                 y_rel = gr.State(None)
                 y_delete = gr.Button("Delete this image", variant="stop")
                 y_msg = gr.Markdown()
@@ -370,6 +390,7 @@ def build(studio: Studio) -> gr.Blocks:
                     headers=["job", "kind", "on", "status", "progress", "note"],
                     value=studio.job_rows,
                     interactive=False,
+                    elem_id="jobs-table",
                 )
                 with gr.Row():
                     j_id = gr.Number(label="Job", precision=0)
