@@ -117,3 +117,12 @@ def test_demo_command_small_budget(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_demo_rejects_bad_minutes(tmp_path: Path) -> None:
     assert main(["demo", "--minutes", "0", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_starved_note_names_the_short_steps() -> None:
+    from artgan.tour import starved_note
+
+    enough = {"texture": {"steps": 300}, "stylize": {"steps": 140}, "generate": {"kimg": 5.5}}
+    assert starved_note(enough) is None
+    note = starved_note({**enough, "generate": {"kimg": 0.4}})
+    assert note is not None and "generator 0.4 thousand images" in note and "the texture" not in note

@@ -86,7 +86,9 @@ class TourPlan:
     minutes: float = 5.0
     texture_share: float = 0.15  # 0.75 of 5 minutes
     stylize_share: float = 0.25  # 1.25 of 5 minutes
-    reserve_s: float = 8.0  # samples, the walk and the page after the generator's training
+    # After the generator's training: its samples, the walk and the page (about 5 s), plus the
+    # training loop's own end-of-run overshoot on a busy machine.
+    reserve_s: float = 15.0
     min_train_minutes: float = 0.05  # no step trains for less, whatever the budget
     texture_size: int = 1024  # px, square
     fields: int = 200  # colour-field paintings drawn for the generator
@@ -291,7 +293,7 @@ def generate_step(plan: TourPlan, out: Path, minutes: float) -> dict[str, Any]:
     from .tasks.generate import Generator
     from .training.loop import train
 
-    data = write_colour_fields(out / "collections" / COLLECTION, plan.fields, plan.resolution)
+    data = out / "collections" / COLLECTION  # drawn by run_tour before the first step
     cfg = TrainConfig(
         model=ModelConfig(resolution=plan.resolution),
         data=str(data.resolve()),
@@ -337,6 +339,29 @@ def _pad_to(img: torch.Tensor, h: int) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------ the tour
 
+# Training a step needs to look like anything: about what a quiet 2-core CPU does in the
+# default shares of 5 minutes is 250 texture steps, 130 stylizer steps and 5 kimg.
+ENOUGH = {"texture": 150, "stylize": 80, "generate": 2.0}
+
+
+def starved_note(figures: dict[str, Any]) -> str | None:
+    """A sentence for the page when a busy or slow CPU left the steps too little training."""
+    short = []
+    t, s, g = figures.get("texture", {}), figures.get("stylize", {}), figures.get("generate", {})
+    if (t.get("steps") or 0) < ENOUGH["texture"]:
+        short.append(f"the texture {t.get('steps') or 0} training steps")
+    if (s.get("steps") or 0) < ENOUGH["stylize"]:
+        short.append(f"the stylizer {s.get('steps') or 0} steps")
+    if (g.get("kimg") or 0.0) < ENOUGH["generate"]:
+        short.append(f"the generator {g.get('kimg') or 0:g} thousand images")
+    if not short:
+        return None
+    return (
+        "this CPU was busy or slow, so " + ", ".join(short) + " fit in the budget, and those results are "
+        "rough. A quiet 2-core machine fits about 250 texture steps, 130 stylizer steps and 5 thousand "
+        "images in 5 minutes; artgan demo --minutes 10 gives every step twice the time."
+    )
+
 
 def commands(plan: TourPlan, budget: dict[str, float], run_name: str | None) -> dict[str, list[str]]:
     """The CLI commands that do what each step did, run from inside the output folder."""
@@ -367,6 +392,8 @@ def run_tour(out: str | os.PathLike, plan: TourPlan | None = None) -> TourResult
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     inputs = _copy_assets(root / "inputs")
+    # Drawn first (a few seconds) so that the generator's share is computed after it.
+    write_colour_fields(root / "collections" / COLLECTION, plan.fields, plan.resolution)
     budget = split_budget(plan)
     seconds: dict[str, float] = {}
     figures: dict[str, Any] = {}
@@ -409,6 +436,9 @@ def run_tour(out: str | os.PathLike, plan: TourPlan | None = None) -> TourResult
     gfig = figures["generate"]
     _say(f"  {gfig['kimg']} kimg at {gfig['img_per_sec']} images/s; best SWD {gfig['best_swd']}")
 
+    note = starved_note(figures)
+    if note:
+        _say(f"\nnote: {note}")
     cmds = commands(plan, budget, gfig.get("run"))
     seconds["total"] = round(time.perf_counter() - t_start, 1)
     result = TourResult(out=root, page=root / "index.html", seconds=seconds, figures=figures, commands=cmds)
@@ -420,6 +450,7 @@ def run_tour(out: str | os.PathLike, plan: TourPlan | None = None) -> TourResult
         "figures": figures,
         "commands": cmds,
         "threads": torch.get_num_threads(),
+        "note": note,
     }
     atomic_write_bytes(root / "tour.json", (json.dumps(doc, indent=2) + "\n").encode())
     atomic_write_bytes(result.page, render_page(doc).encode())
@@ -444,6 +475,7 @@ table{border-collapse:collapse;font-size:14px;margin:8px 0}
 td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;text-align:left}th{color:#555;font-weight:600}
 .fig{font-weight:600}
 footer{margin-top:36px;font-size:13px;color:#666}
+p.note{background:#fff4d6;border:1px solid #e8d08a;padding:8px 12px;border-radius:4px}
 """
 
 
@@ -478,6 +510,7 @@ def render_page(doc: dict[str, Any]) -> str:
         f"({doc['threads']} threads) in {sec['total'] / 60:.1f} minutes, from the pictures in "
         "<code>inputs/</code>, with nothing downloaded. Each section gives the commands that do the same "
         "from this folder.</p>",
+        f'<p class="note"><b>Note:</b> {_e(doc["note"])}</p>' if doc.get("note") else "",
         # 1. texture
         f"<h2>1. A seamless texture <small>({sec['texture']:.0f} s)</small></h2>",
         f"<p>A texture model learned the brushwork of a {_e(t['exemplar'])} patch of Van Gogh's sky "
