@@ -10,6 +10,7 @@ stays below about 0.8 (Karras et al. 2020).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -105,11 +106,21 @@ class AdaptiveAugment:
     cross [0, 1] in ``kimg`` thousand images whatever the batch size.
     """
 
-    def __init__(self, p: float, target: float, kimg: float, interval: int = 4) -> None:
+    def __init__(
+        self,
+        p: float,
+        target: float,
+        kimg: float,
+        interval: int = 4,
+        reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         self.p = float(p)
         self.target = target
         self.kimg = kimg
         self.interval = interval
+        # Several processes (training/distributed.py): ``reduce`` sums a tensor over them, so
+        # r_t counts every rank's reals and every rank moves p the same way.
+        self.reduce = reduce
         self._sign_sum = torch.zeros(())
         self._count = 0
         self.last_rt = float("nan")
@@ -120,19 +131,37 @@ class AdaptiveAugment:
         self._count += real_logits.numel()
 
     def update(self, batch: int, step: int) -> None:
-        if self.target <= 0 or step % self.interval != 0 or self._count == 0:
+        """After ``step`` (counted from 1); ``batch``: images per step, over all processes."""
+        if self.target <= 0 or step % self.interval != 0:
             return
-        rt = float(self._sign_sum) / self._count
+        if self.reduce is not None:
+            both = torch.stack([self._sign_sum.detach().double().cpu(), torch.tensor(float(self._count)).double()])
+            total = self.reduce(both)
+            sign_sum, count = float(total[0]), int(total[1])
+        else:
+            sign_sum, count = float(self._sign_sum), self._count
+        if count == 0:
+            return
+        rt = sign_sum / count
         self.last_rt = rt
         adjust = (1.0 if rt > self.target else -1.0) * batch * self.interval / (self.kimg * 1000)
         self.p = min(1.0, max(0.0, self.p + adjust))
         self._sign_sum = torch.zeros(())
         self._count = 0
 
+    def pending(self) -> torch.Tensor:
+        """(2,) float64: the signs summed and the logits counted since the last update. In
+        several processes each rank has its own; a checkpoint keeps every rank's."""
+        return torch.tensor([float(self._sign_sum), float(self._count)], dtype=torch.float64)
+
+    def set_pending(self, t: torch.Tensor) -> None:
+        self._sign_sum = torch.tensor(float(t[0]), dtype=self._sign_sum.dtype)
+        self._count = int(t[1])
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {
             "p": torch.tensor(self.p, dtype=torch.float64),
-            "sign_sum": self._sign_sum.clone(),
+            "sign_sum": self._sign_sum.detach().cpu().clone(),
             "count": torch.tensor(self._count),
         }
 

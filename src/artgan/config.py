@@ -181,12 +181,16 @@ class TrainConfig:
     augment_p: float | None = field(
         default=None,
         metadata=cli_option(
-            "starting augmentation probability, adapted as D learns", default_text="from the number of images"
+            "starting augmentation probability, adapted as D learns",
+            "experimental",
+            default_text="from the number of images",
         ),
     )
     ada_target: float = field(
         default=0.6,
-        metadata=cli_option("adaptive augmentation's target for D's confidence on reals; 0 = fixed probability"),
+        metadata=cli_option(
+            "adaptive augmentation's target for D's confidence on reals; 0 = fixed probability", "experimental"
+        ),
     )
     ada_kimg: float = 5.0  # images for p to move by 1.0
     ema_kimg: float | None = field(

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .options import Groups, show_all
+
+if TYPE_CHECKING:
+    import torch
 
 
 class UsageError(ValueError):
     """A command line that cannot work; the message names the option. Exit code 2."""
 
 
+def main_process() -> bool:
+    """False in the ranks other than 0 of a torchrun job: they neither print nor report."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def say(msg: str) -> None:
     """Progress and warnings go to stderr, so stdout stays for results (paths, JSON)."""
-    print(msg, file=sys.stderr, flush=True)
+    if main_process():
+        print(msg, file=sys.stderr, flush=True)
 
 
 def new_parser(
@@ -91,3 +102,55 @@ def set_threads(n: int | None) -> None:
         import torch
 
         torch.set_num_threads(n)
+
+
+def add_device(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEV",
+        help="where the networks run: auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps (default: auto)",
+    )
+
+
+def add_precision(g: argparse._ArgumentGroup, what: str = "") -> None:
+    """``--precision``; ``what`` says what it applies to (" of inference"), when not everything."""
+    from ..training.device import PRECISIONS
+
+    g.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help=f"float precision{what}: mixed bf16/fp16 on CUDA GPUs; the CPU runs fp32 only "
+        "(default: bf16 on GPUs that support it, else fp32)",
+    )
+
+
+def resolve_device(text: str) -> torch.device:
+    """``--device`` -> a device this machine has, or a :class:`UsageError` naming the option."""
+    from ..training.device import DeviceError
+    from ..training.device import resolve_device as resolve
+
+    try:
+        return resolve(text)
+    except DeviceError as exc:
+        raise UsageError(f"--device {text}: {exc}") from None
+
+
+def announce_device(text: str, device: torch.device) -> None:
+    """Say on stderr what ``--device auto`` picked."""
+    from ..training.device import describe
+
+    if text.strip().lower() == "auto":
+        say(f"device: {describe(device)}, picked by --device auto")
+
+
+def resolve_precision(text: str | None, device: torch.device) -> str:
+    """``--precision`` checked against ``device`` (fp32 only on the CPU), or a :class:`UsageError`."""
+    from ..training.device import DeviceError
+    from ..training.device import resolve_precision as resolve
+
+    try:
+        return resolve(text, device)
+    except DeviceError as exc:
+        raise UsageError(f"--precision {text}: {exc}") from None

@@ -6,7 +6,19 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import UsageError, add_out, check_out_dir, need, new_parser, say
+from .common import (
+    UsageError,
+    add_device,
+    add_out,
+    add_precision,
+    announce_device,
+    check_out_dir,
+    need,
+    new_parser,
+    resolve_device,
+    resolve_precision,
+    say,
+)
 
 
 def _add_model(
@@ -36,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g["advanced"].add_argument("--frames", type=int, default=16, help="walk frames between two seeds (default: 16)")
     g["advanced"].add_argument("--fps", type=float, default=12.0, help="walk frames per second (default: 12)")
+    add_device(g["advanced"])
+    add_precision(g["advanced"])
     p.set_defaults(func=cmd_generate)
 
     p, g = new_parser(
@@ -63,6 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="compare with patches of this many source pixels; 0 = whole images (default: the run's own)",
     )
+    add_device(g["advanced"])
+    add_precision(g["advanced"], " of the model's samples")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -77,10 +93,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
     need(a.frames >= 1, f"--frames {a.frames}: must be at least 1")
     need(a.fps > 0, f"--fps {a.fps:g}: must be positive")
     out = check_out_dir(a.out)
+    device = resolve_device(a.device)
+    precision = resolve_precision(a.precision, device)
     from ..imaging import make_grid, save_gif, save_png
     from ..tasks.generate import Generator
 
-    g = Generator.from_pretrained(a.model, which="best" if a.best else "latest")
+    g = Generator.from_pretrained(a.model, which="best" if a.best else "latest", device=device, precision=precision)
+    announce_device(a.device, device)
     imgs = g(n=a.n, seed=a.seed, truncation=a.truncation, output="tensor")
     frames = g.walk(a.interpolate, seed=a.seed, steps=a.frames, truncation=a.truncation) if a.interpolate else []
     out.mkdir(parents=True, exist_ok=True)
@@ -116,18 +135,24 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         say(f"comparing with the run's training data: {real}")
     if not Path(real).exists():
         raise UsageError(f"--real {real}: no such file or folder")
+    device = resolve_device(a.device)
+    precision = resolve_precision(a.precision, device)
+    if a.model is not None:
+        announce_device(a.device, device)
     from ..metrics.evaluate import evaluate, format_table
+    from ..tasks.generate import default_device
 
-    result = evaluate(
-        real,
-        fake=a.fake,
-        run=a.model,
-        resolution=a.resolution,
-        n=a.n,
-        seed=a.seed,
-        worst_pairs=a.worst_pairs,
-        which="best" if a.best else "latest",
-        crop_size=a.crop_size,
-    )
+    with default_device(device, precision):  # where evaluate() loads the generator
+        result = evaluate(
+            real,
+            fake=a.fake,
+            run=a.model,
+            resolution=a.resolution,
+            n=a.n,
+            seed=a.seed,
+            worst_pairs=a.worst_pairs,
+            which="best" if a.best else "latest",
+            crop_size=a.crop_size,
+        )
     print(json.dumps(result, indent=2) if a.json else format_table(result))
     return 0

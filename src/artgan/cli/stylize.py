@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING
 
 from .common import (
     UsageError,
+    add_device,
     add_out,
+    add_precision,
     add_progress,
+    announce_device,
     check_inputs,
     check_out_dir,
     check_unique_stems,
     need,
     new_parser,
+    resolve_device,
+    resolve_precision,
     say,
     set_threads,
 )
@@ -84,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument(
         "--perceptual-steps", type=int, default=None, metavar="N", help="iterations of --perceptual (default: 200)"
     )
+    add_device(a)
+    add_precision(a, " of the stylizer's passes (training is fp32)")
     p.set_defaults(func=cmd_stylize)
 
     p, g = new_parser(sub, "train-stylizer", "train a fast stylizer for one painting")
@@ -102,6 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
+    add_device(g["advanced"])
     p.set_defaults(
         func=cmd_train_stylizer, option_fields=add_config_options(g, StylizerConfig, only=(*TRAIN_FIELDS, "seed"))
     )
@@ -126,6 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
+    add_device(g["advanced"])
     p.set_defaults(
         func=cmd_train_translator, option_fields=add_config_options(g, StylizerConfig, only=(*TRAIN_FIELDS, "seed"))
     )
@@ -160,7 +169,11 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     out = check_out_dir(a.out)
     images = _load_photos(a.photos)
     set_threads(a.threads)
+    device = resolve_device(a.device)
+    precision = resolve_precision(a.precision, device)
     if a.perceptual:
+        if device.type != "cpu":
+            say("warning: --perceptual runs on the CPU; ignoring --device")
         return _stylize_perceptual(a, images, out)
     from ..imaging import save_png
     from ..tasks.stylize import Stylizer
@@ -169,12 +182,20 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         ignored = given_options(a, [*TRAIN_FIELDS, "retrain"])
         if ignored:
             say(f"warning: --model uses that trained stylizer as it is; ignoring {', '.join(ignored)}")
-        st = Stylizer.from_pretrained(a.model)
+        st = Stylizer.from_pretrained(a.model, device=device, precision=precision)
+        announce_device(a.device, device)
         if st.warning:
             say(f"warning: {a.model}: {st.warning}")
     else:
+        announce_device(a.device, device)
         st = Stylizer.fit(
-            a.style, [p for p, _ in images], config=stylizer_config(a), cache=not a.retrain, progress=not a.no_progress
+            a.style,
+            [p for p, _ in images],
+            config=stylizer_config(a),
+            cache=not a.retrain,
+            progress=not a.no_progress,
+            device=device,
+            precision=precision,
         )
     out.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -252,9 +273,12 @@ def cmd_train_stylizer(a: argparse.Namespace) -> int:
     from ..training.stylizer import train_stylizer
 
     cfg = stylizer_config(a)
+    device = resolve_device(a.device)
     if a.resume:
         _resume_warning(a, ["style", "photos"])
-        folder = train_stylizer(None, [], cfg, resolve_run(a.resume), resume=True, progress=not a.no_progress)
+        folder = train_stylizer(
+            None, [], cfg, resolve_run(a.resume), resume=True, progress=not a.no_progress, device=device
+        )
     else:
         need(a.style is not None, "--style PAINTING is required: the painting whose style to learn (or --resume RUN)")
         check_inputs([a.style], "--style")
@@ -262,7 +286,10 @@ def cmd_train_stylizer(a: argparse.Namespace) -> int:
         style = pil_to_tensor(load_image(a.style))
         contents = [pil_to_tensor(img) for _, img in _load_photos(a.photos)]
         run = new_run_folder(Path(a.out), f"{Path(a.style).stem}-stylizer")
-        folder = train_stylizer(style, contents, cfg, run, name=Path(a.style).name, progress=not a.no_progress)
+        announce_device(a.device, device)
+        folder = train_stylizer(
+            style, contents, cfg, run, name=Path(a.style).name, progress=not a.no_progress, device=device
+        )
     print(folder.parent)
     return 0
 
@@ -289,6 +316,7 @@ def cmd_train_translator(a: argparse.Namespace) -> int:
     from ..training.stylizer import train_stylizer
 
     cfg = replace(stylizer_config(a), content="cycle" if a.cycle else "luma+nce").validate()
+    device = resolve_device(a.device)
     progress = not a.no_progress
     if a.resume:
         # The folders are read again: a translator's run keeps no copy of its collections.
@@ -305,8 +333,16 @@ def cmd_train_translator(a: argparse.Namespace) -> int:
     paintings = _read_folder(a.paintings_dir, "PAINTINGS", cfg.crop, cfg.train_side, progress)
     if run is None:
         run = new_run_folder(Path(a.out), f"{Path(a.paintings_dir).stem}-translator")
+    announce_device(a.device, device)
     folder = train_stylizer(
-        paintings, photos, cfg, run, name=Path(a.paintings_dir).name, resume=bool(a.resume), progress=progress
+        paintings,
+        photos,
+        cfg,
+        run,
+        name=Path(a.paintings_dir).name,
+        resume=bool(a.resume),
+        progress=progress,
+        device=device,
     )
     print(folder.parent)
     return 0

@@ -6,7 +6,21 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import UsageError, add_out, add_progress, check_inputs, check_out_dir, need, new_parser, say
+from .common import (
+    UsageError,
+    add_device,
+    add_out,
+    add_precision,
+    add_progress,
+    announce_device,
+    check_inputs,
+    check_out_dir,
+    need,
+    new_parser,
+    resolve_device,
+    resolve_precision,
+    say,
+)
 from .options import add_config_options, config_kwargs, given_options
 
 TRAIN_FIELDS = ("minutes", "steps", "patch", "threads")
@@ -57,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_progress(g["budget"])
     g["advanced"].add_argument("--seed", type=int, default=0, help="first output seed (default: 0)")
     add_config_options(g, TextureConfig, only=TRAIN_FIELDS)
+    add_device(g["advanced"])
+    add_precision(g["advanced"], " of rendering (training is fp32)")
     p.set_defaults(func=cmd_texture)
 
     p, g = new_parser(sub, "train-texture", "train a seamless-texture model on one exemplar image")
@@ -70,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
+    add_device(g["advanced"])
     p.set_defaults(
         func=cmd_train_texture, option_fields=add_config_options(g, TextureConfig, only=(*TRAIN_FIELDS, "seed"))
     )
@@ -113,19 +130,21 @@ def cmd_train_texture(a: argparse.Namespace) -> int:
     from ..training.texture import load_exemplar, train_texture
 
     cfg = texture_config(a)
+    device = resolve_device(a.device)
     if a.resume:
         ignored = [f"--{k.replace('_', '-')}" for k in ("exemplar", "from_image", "region") if getattr(a, k)]
         ignored += given_options(a, [n for n in a.option_fields if n not in ("minutes", "steps", "threads")])
         if ignored:
             say("warning: resuming keeps the run's exemplar and settings; ignoring " + ", ".join(ignored))
-        folder = train_texture(None, cfg, resolve_run(a.resume), resume=True, progress=not a.no_progress)
+        folder = train_texture(None, cfg, resolve_run(a.resume), resume=True, progress=not a.no_progress, device=device)
     else:
         src, region = _source(a)
         check_out_dir(a.out)
         ex = load_exemplar(src, region)
         name = Path(src).name + (f"[{a.region}]" if region else "")
         run = new_run_folder(Path(a.out), Path(src).stem + "-texture")
-        folder = train_texture(ex, cfg, run, name=name, progress=not a.no_progress)
+        announce_device(a.device, device)
+        folder = train_texture(ex, cfg, run, name=name, progress=not a.no_progress, device=device)
     print(folder.parent)
     return 0
 
@@ -139,17 +158,27 @@ def cmd_texture(a: argparse.Namespace) -> int:
     h, w = parse_size(a.size)
     need(a.n >= 1, f"--n {a.n}: must be at least 1")
     out = check_out_dir(a.out)
+    device = resolve_device(a.device)
+    precision = resolve_precision(a.precision, device)
     if a.model:
         ignored = [f"--{k.replace('_', '-')}" for k in ("exemplar", "from_image", "region") if getattr(a, k)]
         ignored += given_options(a, [*TRAIN_FIELDS, "retrain"])
         if ignored:
             say("warning: --model uses that trained model as it is; ignoring " + ", ".join(ignored))
-        synth = TextureSynth.from_pretrained(a.model)
+        synth = TextureSynth.from_pretrained(a.model, device=device, precision=precision)
+        announce_device(a.device, device)
         stem = Path(synth.info.get("exemplar", {}).get("name", "texture")).stem
     else:
         src, region = _source(a)
+        announce_device(a.device, device)
         synth = TextureSynth.fit(
-            src, region=region, config=texture_config(a), cache=not a.retrain, progress=not a.no_progress
+            src,
+            region=region,
+            config=texture_config(a),
+            cache=not a.retrain,
+            progress=not a.no_progress,
+            device=device,
+            precision=precision,
         )
         stem = Path(src).stem + ("-region" if region else "")
     out.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from .common import add_out, add_progress, check_inputs, check_out_dir, need, new_parser, say
+from .common import (
+    UsageError,
+    add_device,
+    add_out,
+    add_precision,
+    add_progress,
+    check_inputs,
+    check_out_dir,
+    main_process,
+    need,
+    new_parser,
+    resolve_device,
+    resolve_precision,
+    say,
+)
 from .options import add_config_options, config_kwargs, given_options
 
 # Options a resumed run takes from the command line; everything else comes from the run.
@@ -36,6 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--dry-run", action="store_true", help="print the resolved config and exit (default: off)")
     add_out(g["budget"], "runs", "folder that holds the numbered run folders")
     add_progress(g["budget"])
+    add_device(g["budget"])
+    g["budget"].add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train in N processes on this machine (torchrun, one per GPU or a share of the CPU cores each); "
+        "the batch is per process (default: 1)",
+    )
+    add_precision(g["advanced"])
     p.set_defaults(
         func=cmd_train, option_fields=[*add_config_options(g, ModelConfig), *add_config_options(g, TrainConfig)]
     )
@@ -56,16 +81,23 @@ def train_config(a: argparse.Namespace):
 
 def cmd_train(a: argparse.Namespace) -> int:
     from ..config import to_dict
+    from ..training.distributed import launch, under_torchrun
     from ..training.loop import load_data, train
 
     need(
         a.resume is not None or a.data is not None, "give a DATA folder to train on (or --resume RUN to continue a run)"
     )
+    need(a.nproc is None or a.nproc >= 1, f"--nproc {a.nproc}: must be at least 1 (processes on this machine)")
+    if a.nproc and a.nproc > 1 and under_torchrun():
+        raise UsageError(f"--nproc {a.nproc}: torchrun started this process already; leave --nproc out")
     if a.data:
         check_inputs([a.data], "DATA")
     if a.resume is None:
         check_out_dir(a.out)
     cfg = train_config(a)
+    # Checked here, before anything is read or launched; each process resolves its own
+    # device when it starts (under torchrun: the GPU of its local rank).
+    resolve_precision(a.precision, resolve_device(a.device))
     if a.dry_run:
         cfg.validate()
         chosen: dict[str, str] = {}
@@ -78,9 +110,44 @@ def cmd_train(a: argparse.Namespace) -> int:
         ignored = given_options(a, [n for n in a.option_fields if n not in RESUME_KEEPS])
         if ignored:
             say("warning: resuming keeps the run's saved settings; ignoring " + ", ".join(ignored))
-    run = train(cfg, a.out, resume=a.resume, data=cfg.data or None, progress=not a.no_progress)
-    print(run)
+    if a.nproc and a.nproc > 1:
+        cfg.validate()
+        say(f"starting {a.nproc} training processes with torchrun")
+        return launch(a.nproc, forwarded_args(a))
+    run = train(
+        cfg,
+        a.out,
+        resume=a.resume,
+        data=cfg.data or None,
+        progress=not a.no_progress,
+        device=a.device,
+        precision=a.precision,
+    )
+    if main_process():
+        print(run)
     return 0
+
+
+def forwarded_args(a: argparse.Namespace) -> list[str]:
+    """The ``artgan train`` command line each torchrun process gets: ``a`` without ``--nproc``."""
+    args = ["train"] + ([a.data] if a.data else [])
+    if a.resume is not None:
+        args += ["--resume", a.resume]
+    args += ["--out", a.out, "--device", a.device]
+    args += ["--no-progress"] if a.no_progress else []
+    args += ["--precision", a.precision] if a.precision else []
+    for name in a.option_fields:
+        value = getattr(a, name, None)
+        flag = "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            args += [flag, ",".join(value) or "none"]
+        else:
+            args += [flag, str(value)]
+    return args + (["--debug"] if "--debug" in sys.argv else [])
 
 
 def cmd_families(a: argparse.Namespace) -> int:

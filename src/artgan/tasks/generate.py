@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, Protocol, overload, runtime_checkable
 
@@ -13,6 +16,23 @@ from ..imaging import tensor_to_pil
 from ..models import build_generator
 from ..models.common import seeds_to_z
 from ..training.checkpoint import load_weights, read_folder_config, resolve_model_folder
+from ..training.device import Precision, resolve_device
+
+# Where from_pretrained puts a generator when no device is given: the CPU, unless a caller
+# that loads generators deep inside (``artgan evaluate``) chose another with default_device().
+_DEFAULT: contextvars.ContextVar[tuple[str | torch.device, str | None]] = contextvars.ContextVar(
+    "artgan_generator_device", default=("cpu", None)
+)
+
+
+@contextlib.contextmanager
+def default_device(device: str | torch.device, precision: str | None = None) -> Iterator[None]:
+    """Within the block, ``Generator.from_pretrained`` without ``device`` loads onto ``device``."""
+    token = _DEFAULT.set((device, precision))
+    try:
+        yield
+    finally:
+        _DEFAULT.reset(token)
 
 
 @runtime_checkable
@@ -42,22 +62,42 @@ class Generator:
         batch = g(n=4, seed=0, output="tensor")   # (4, 3, R, R) in [-1, 1]
     """
 
-    def __init__(self, net: torch.nn.Module, model_cfg, folder: Path | None = None) -> None:
+    def __init__(
+        self, net: torch.nn.Module, model_cfg, folder: Path | None = None, *, precision: str | None = None
+    ) -> None:
         self.net = net.eval().requires_grad_(False)
+        param = next(net.parameters(), None)
+        self.device = param.device if param is not None else torch.device("cpu")
+        self.precision = Precision.on(precision, self.device)
         self.config = model_cfg
         self.folder = folder
         self.model_id = f"{folder.parent.parent.name}/{folder.name}" if folder is not None else "in-memory"
         self.train_config: dict | None = None  # the recipe it was trained with, when known
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, which: str = "latest") -> Generator:
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike,
+        which: str = "latest",
+        *,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+    ) -> Generator:
         """Load from a model folder, a checkpoint folder or a run folder (its ``latest``
-        checkpoint, or with ``which="best"`` the one with the lowest training-time SWD)."""
+        checkpoint, or with ``which="best"`` the one with the lowest training-time SWD).
+
+        ``device``: cpu (default), auto, cuda, cuda:N or mps; ``precision``: fp32, bf16 or
+        fp16 on CUDA (default bf16 where the GPU supports it). Images come back on the CPU
+        in float32 whatever the device."""
+        if device is None:
+            device, precision = _DEFAULT.get()[0], precision or _DEFAULT.get()[1]
+        dev = resolve_device(device)
+        Precision.on(precision, dev)  # a precision the device cannot run fails before loading
         folder = resolve_model_folder(path, which)
         model_cfg, raw = read_folder_config(folder)
         net = build_generator(model_cfg)
-        load_weights(net, folder / "G_ema.safetensors")
-        g = cls(net, model_cfg, folder)
+        load_weights(net, folder / "G_ema.safetensors", dev)
+        g = cls(net, model_cfg, folder, precision=precision)
         g.train_config = raw.get("train") if isinstance(raw.get("train"), dict) else None
         return g
 
@@ -77,12 +117,12 @@ class Generator:
 
     @torch.no_grad()
     def render(self, z: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
-        """Latents (N, z_dim) -> images (N, 3, R, R) in [-1, 1]. Batch-size independent."""
-        return (
-            torch.cat([self.net(chunk) for chunk in z.split(batch_size)])
-            if len(z)
-            else z.new_empty(0, 3, self.resolution, self.resolution)
-        )
+        """Latents (N, z_dim) -> images (N, 3, R, R) in [-1, 1], float32 on the CPU.
+        Batch-size independent."""
+        if not len(z):
+            return z.new_empty(0, 3, self.resolution, self.resolution)
+        with self.precision.autocast():
+            return torch.cat([self.net(chunk.to(self.device)).float().cpu() for chunk in z.split(batch_size)])
 
     @overload
     def __call__(

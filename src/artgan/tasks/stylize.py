@@ -21,6 +21,7 @@ from ..imaging import fit_long_side, keep_colors, load_image, pil_to_tensor, ten
 from ..models.stylenet import MEMORY_FORMAT, StyleNet, stylize_image
 from ..training.checkpoint import load_weights
 from ..training.console import say
+from ..training.device import Precision, inputs_follow, resolve_device
 from ..training.stylizer import read_stylizer_config, resolve_stylizer_folder, stylizer_key, train_stylizer
 from .cache import cached_fit
 
@@ -43,19 +44,28 @@ def _ramp(n: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
 
 @torch.no_grad()
 def tiled_stylize(
-    G: StyleNet, x: torch.Tensor, tile: int = TILE, overlap: int = OVERLAP, seed: int = 0
+    G: StyleNet,
+    x: torch.Tensor,
+    tile: int = TILE,
+    overlap: int = OVERLAP,
+    seed: int = 0,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
     """Stylize (3, H, W) in overlapping tiles of ``tile`` + ``overlap`` px, blended with
     linear ramps over the overlaps. Images that fit in one tile run in one pass. G's noise
     is drawn for the whole image from ``seed`` and sliced, and the palette is applied to the
-    whole image first, so tiles agree where they meet."""
+    whole image first, so tiles agree where they meet. ``x`` on G's device; ``precision``
+    autocasts G's passes (the palette stays float32)."""
     _, h, w = x.shape
-    noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))
+    noise = G.make_noise(1, h, w, torch.Generator().manual_seed(seed))  # on the CPU, whatever the device
+    noise = None if noise is None else noise.to(x.device)
     x = G.recolor(x[None])[0]
+    amp = precision or Precision()
     if h <= tile + overlap and w <= tile + overlap:
-        return stylize_image(G, x, noise, recolor=False)
+        with amp.autocast():
+            return stylize_image(G, x, noise, recolor=False).float()
     out = torch.zeros_like(x)
-    weight = torch.zeros(1, h, w)
+    weight = torch.zeros(1, h, w, device=x.device)
     ys = list(range(0, max(1, h - overlap), tile)) or [0]
     xs = list(range(0, max(1, w - overlap), tile)) or [0]
     for y0 in ys:
@@ -63,10 +73,11 @@ def tiled_stylize(
         for x0 in xs:
             x1 = min(w, x0 + tile + overlap)
             tile_noise = None if noise is None else noise[:, :, y0:y1, x0:x1]
-            part = stylize_image(G, x[:, y0:y1, x0:x1], tile_noise, recolor=False)
+            with amp.autocast():
+                part = stylize_image(G, x[:, y0:y1, x0:x1], tile_noise, recolor=False).float()
             wy = _ramp(y1 - y0, overlap, y0 == 0, y1 == h)
             wx = _ramp(x1 - x0, overlap, x0 == 0, x1 == w)
-            wt = (wy[:, None] * wx[None, :])[None]
+            wt = (wy[:, None] * wx[None, :])[None].to(x.device)
             out[:, y0:y1, x0:x1] += part * wt
             weight[:, y0:y1, x0:x1] += wt
     return out / weight.clamp_min(1e-8)
@@ -81,10 +92,21 @@ class Stylizer:
         img = st(Image.open("photo.jpg"), strength=0.8, size=1024)   # PIL image
     """
 
-    def __init__(self, net: StyleNet, folder: Path | None = None, info: dict | None = None) -> None:
+    def __init__(
+        self,
+        net: StyleNet,
+        folder: Path | None = None,
+        info: dict | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        precision: str | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.precision = Precision.on(precision, self.device)
         self.net = net.eval().requires_grad_(False)
         # Module.to converts in place; memory_format= is valid at runtime but not in torch's stubs.
         self.net.to(memory_format=MEMORY_FORMAT)  # type: ignore[call-overload]
+        inputs_follow(self.net, self.device)  # stylize_image draws its noise on the CPU
         self.folder = folder
         self.info = info or {}
 
@@ -94,13 +116,20 @@ class Stylizer:
         return self.info.get("quality", {}).get("warning")
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> Stylizer:
-        """Load from a stylizer run folder (``train-stylizer --out``) or its ``model/`` folder."""
+    def from_pretrained(
+        cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", precision: str | None = None
+    ) -> Stylizer:
+        """Load from a stylizer run folder (``train-stylizer --out``) or its ``model/`` folder.
+
+        ``device``: cpu (default), auto, cuda, cuda:N or mps; ``precision``: fp32, bf16 or fp16
+        on CUDA (default bf16 where the GPU supports it). Outputs are float32 on the CPU."""
+        dev = resolve_device(device)
+        Precision.on(precision, dev)  # a precision the device cannot run fails before loading
         folder = resolve_stylizer_folder(path)
         cfg, raw = read_stylizer_config(folder)
         net = StyleNet(cfg)
-        load_weights(net, folder / "G_ema.safetensors")
-        return cls(net, folder, raw)
+        load_weights(net, folder / "G_ema.safetensors", dev)
+        return cls(net, folder, raw, device=dev, precision=precision)
 
     @classmethod
     def fit(
@@ -112,27 +141,37 @@ class Stylizer:
         cache: bool = True,
         out: str | os.PathLike | None = None,
         progress: bool = True,
+        device: str | torch.device = "cpu",
+        precision: str | None = None,
     ) -> Stylizer:
         """Train for the ``style`` image on ``contents`` (photo files; none = generic
         content) and return the model. With ``cache`` a model trained before on the same
         pixels and settings is reused (under ``tasks.cache.cache_root()/stylizers``); without
-        it one is trained afresh and replaces it. ``out`` trains into that run folder instead."""
+        it one is trained afresh and replaces it. ``out`` trains into that run folder instead.
+        Training and inference run on ``device``; ``precision`` is inference's (training is
+        float32)."""
         cfg = (config or StylizerConfig()).validate()
+        dev = resolve_device(device)
+        Precision.on(precision, dev)  # checked before minutes of training
+
+        def load(run: Path) -> Stylizer:
+            return cls.from_pretrained(run, device=dev, precision=precision)
+
         st = pil_to_tensor(load_image(style))
         cs = [pil_to_tensor(load_image(p)) for p in contents]
         name = Path(style).name
 
         def train(run: Path) -> None:
-            train_stylizer(st, cs, cfg, run, name=name, progress=progress)
+            train_stylizer(st, cs, cfg, run, name=name, progress=progress, device=dev)
 
         if out is not None:
             train(Path(out))
-            return cls.from_pretrained(out)
+            return load(Path(out))
         model, reused = cached_fit(
             "stylizers",
             stylizer_key(st, cs, cfg),
             train,
-            cls.from_pretrained,
+            load,
             what=f"the stylizer trained earlier for {name}",
             retrain=not cache,
         )
@@ -191,7 +230,7 @@ class Stylizer:
             x = fit_long_side(x, size)
         if max(x.shape[-2:]) > MAX_SIDE:
             raise ValueError(f"image is {x.shape[-1]}x{x.shape[-2]}; give size <= {MAX_SIDE}")
-        y = tiled_stylize(self.net, x, seed=seed)
+        y = tiled_stylize(self.net, x.to(self.device), seed=seed, precision=self.precision).cpu()
         if preserve_color:
             y = keep_colors(y, x)
         y = x + strength * (y - x)

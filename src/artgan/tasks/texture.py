@@ -17,6 +17,7 @@ from ..config import TextureConfig
 from ..imaging import tensor_to_pil
 from ..models.texgan import TextureGenerator
 from ..training.checkpoint import load_weights
+from ..training.device import Precision, inputs_follow, resolve_device
 from ..training.texture import (
     exemplar_key,
     load_exemplar,
@@ -41,20 +42,38 @@ class TextureSynth:
         t = synth(size=(256, 512), seed=3, output="tensor")      # (3, 256, 512) in [-1, 1]
     """
 
-    def __init__(self, net: TextureGenerator, folder: Path | None = None, info: dict | None = None) -> None:
-        self.net = net.eval().requires_grad_(False)
+    def __init__(
+        self,
+        net: TextureGenerator,
+        folder: Path | None = None,
+        info: dict | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        precision: str | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.precision = Precision.on(precision, self.device)
+        # render() draws its noise on the CPU from the seed; the hook moves it to the device.
+        self.net = inputs_follow(net.eval().requires_grad_(False), self.device)
         self.config = net.cfg
         self.folder = folder
         self.info = info or {}  # config.json: exemplar name/size, training steps, quality
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> TextureSynth:
-        """Load from a texture run folder (``train-texture --out``) or its ``model/`` folder."""
+    def from_pretrained(
+        cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", precision: str | None = None
+    ) -> TextureSynth:
+        """Load from a texture run folder (``train-texture --out``) or its ``model/`` folder.
+
+        ``device``: cpu (default), auto, cuda, cuda:N or mps; ``precision``: fp32, bf16 or fp16
+        on CUDA (default bf16 where the GPU supports it). Textures are float32 on the CPU."""
+        dev = resolve_device(device)
+        Precision.on(precision, dev)  # a precision the device cannot run fails before loading
         folder = resolve_texture_folder(path)
         cfg, raw = read_texture_config(folder)
         net = TextureGenerator(cfg)
-        load_weights(net, folder / "G_ema.safetensors")
-        return cls(net, folder, raw)
+        load_weights(net, folder / "G_ema.safetensors", dev)
+        return cls(net, folder, raw, device=dev, precision=precision)
 
     @classmethod
     def fit(
@@ -66,28 +85,38 @@ class TextureSynth:
         cache: bool = True,
         out: str | os.PathLike | None = None,
         progress: bool = True,
+        device: str | torch.device = "cpu",
+        precision: str | None = None,
     ) -> TextureSynth:
         """Train on an image file (or ``region`` = (x, y, w, h) of it) and return the model.
 
         With ``cache``, a model trained before on the same pixels with the same settings is
         reused instead (kept under :func:`artgan.tasks.cache.cache_root`); without it one is
         trained afresh and replaces it. ``out`` trains into that run folder instead.
+        Training and rendering run on ``device``; ``precision`` is rendering's (training is
+        float32).
         """
         cfg = (config or TextureConfig()).validate()
+        dev = resolve_device(device)
+        Precision.on(precision, dev)  # checked before minutes of training
+
+        def load(run: Path) -> TextureSynth:
+            return cls.from_pretrained(run, device=dev, precision=precision)
+
         ex = load_exemplar(exemplar, region)
         name = Path(exemplar).name + (f"[{','.join(map(str, region))}]" if region else "")
 
         def train(run: Path) -> None:
-            train_texture(ex, cfg, run, name=name, progress=progress)
+            train_texture(ex, cfg, run, name=name, progress=progress, device=dev)
 
         if out is not None:
             train(Path(out))
-            return cls.from_pretrained(out)
+            return load(Path(out))
         synth, _ = cached_fit(
             "textures",
             exemplar_key(ex, cfg),
             train,
-            cls.from_pretrained,
+            load,
             what=f"the texture model trained earlier for {name}",
             retrain=not cache,
         )
@@ -110,7 +139,8 @@ class TextureSynth:
             raise ValueError(f"size {w}x{h}: each side must be between 8 and {MAX_SIDE} px")
         if output not in ("pil", "tensor"):
             raise ValueError("output must be 'pil' or 'tensor'")
-        img = self.net.render((h, w), seed, tileable=tileable)
+        with self.precision.autocast():
+            img = self.net.render((h, w), seed, tileable=tileable).float().cpu()
         return tensor_to_pil(img) if output == "pil" else img
 
     @property

@@ -61,8 +61,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # safetensors wants contiguous tensors that share no storage.
-    return {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+    # safetensors wants contiguous CPU tensors that share no storage.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
 
 
 def _train_config_dict(config: Any, nimg: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -303,12 +303,15 @@ def read_folder_config(folder: Path) -> tuple[Any, dict[str, Any]]:
         raise CheckpointError(str(exc)) from exc
 
 
-def load_weights(module: torch.nn.Module, path: Path) -> None:
-    """Load a safetensors file into ``module`` strictly; a mismatch names the file."""
+def load_weights(module: torch.nn.Module, path: Path, device: torch.device | str | None = None) -> None:
+    """Load a safetensors file into ``module`` strictly; a mismatch names the file. With
+    ``device`` the module moves there and the weights are read straight onto it."""
     try:
-        tensors = load_file(str(path))
+        tensors = load_file(str(path), device=str(device) if device is not None else "cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types
         raise CheckpointError(f"{path}: cannot read weights ({exc}); the file is damaged or not safetensors") from exc
+    if device is not None:
+        module.to(device)
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -8,9 +8,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+_quiet = [False]
+
 
 def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    if not _quiet[0]:
+        print(msg, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """With ``on``, :func:`say` prints nothing: for the ranks other than 0 of a distributed run."""
+    old, _quiet[0] = _quiet[0], on or _quiet[0]
+    try:
+        yield
+    finally:
+        _quiet[0] = old
 
 
 @contextmanager

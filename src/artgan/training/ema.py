@@ -44,9 +44,10 @@ def recalibrate_batchnorm(g: nn.Module, z_dim: int, *, batches: int = 8, batch: 
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the passes below
     gen = torch.Generator().manual_seed(seed)
+    device = next(g.parameters()).device  # latents drawn on the CPU, as everywhere
     g.train()
     for _ in range(batches):
-        g(torch.randn(batch, z_dim, generator=gen))
+        g(torch.randn(batch, z_dim, generator=gen).to(device))
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     g.train(was_training)

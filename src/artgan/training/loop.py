@@ -36,8 +36,23 @@ from .checkpoint import (
     save_checkpoint,
     save_model_folder,
 )
+from .console import quiet as _quiet
 from .console import say as _say
 from .console import stop_on_signals as _stop_on_signals
+from .device import Precision, describe, to_device
+from .distributed import (
+    World,
+    debug_record,
+    debugging,
+    fingerprint,
+    forget_run,
+    init_world,
+    rank_seed,
+    remember_run,
+    restart_count,
+    restarted_run,
+    under_torchrun,
+)
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 from .memory import keep_freed_memory
 from .monitor import METRIC, QualityMonitor
@@ -101,10 +116,11 @@ def resolve_resume(resume: str | os.PathLike) -> Path:
 
 
 def _sample_grid(G_ema: torch.nn.Module, z: torch.Tensor, nrow: int) -> torch.Tensor:
-    """(N, z_dim) -> grid image (3, H, W) from the EMA generator in eval mode."""
+    """(N, z_dim) CPU latents -> grid image (3, H, W) from the EMA generator in eval mode."""
     G_ema.eval()
+    device = next(G_ema.parameters()).device
     with torch.no_grad():
-        imgs = torch.cat([G_ema(chunk) for chunk in z.split(32)])
+        imgs = torch.cat([G_ema(chunk.to(device)).float().cpu() for chunk in z.split(32)])
     return make_grid(imgs, nrow=nrow)
 
 
@@ -154,6 +170,8 @@ def train(
     data: str | os.PathLike | None = None,
     progress: bool = True,
     on_run_dir: Callable[[Path], None] | None = None,
+    device: str | torch.device = "cpu",
+    precision: str | None = None,
 ) -> Path:
     """Train a GAN as ``cfg`` says; returns the run folder.
 
@@ -162,10 +180,70 @@ def train(
     total, ``minutes`` for this invocation) comes from ``cfg``, all else from the saved
     run, whose data folder ``data`` replaces when given (the images moved).
     ``on_run_dir`` is called with the run folder as soon as it exists (the studio records it).
+    ``device``: auto, cpu, cuda, cuda:N or mps; ``precision``: fp32, bf16 or fp16 (mixed
+    precision on CUDA; default bf16 where the GPU supports it, else fp32; the CPU is fp32).
+    Started by torchrun with several processes, this is one rank of a distributed run
+    (training/distributed.py): ``cfg.batch`` is then per process.
     """
-    out = Path(out)
+    world = init_world(device)
+    try:
+        amp = Precision.on(precision, world.device)
+        with _quiet(not world.main):
+            return _train(cfg, Path(out), world, amp, resume, data, progress and world.main, on_run_dir)
+    finally:
+        world.close()
+
+
+def _restarted(out: Path, world: World) -> Path | None:
+    """Under ``torchrun --max-restarts``: the run this job started before torchrun
+    restarted it, when it has a checkpoint to continue from."""
+    if not under_torchrun() or restart_count() == 0:
+        return None
+    found = None
+    if world.main:
+        run = restarted_run(out)
+        if run is not None:
+            try:
+                resolve_model_folder(run)
+                found = str(run)
+            except CheckpointError:
+                pass  # killed before its first checkpoint: start afresh
+    found = world.broadcast(found)
+    return Path(found) if found else None
+
+
+class _OnDevice(torch.nn.Module):
+    """A generator on an accelerator seen from the CPU: latents in, float32 images out on
+    the CPU, for the quality monitor (metrics run on the CPU)."""
+
+    def __init__(self, net: torch.nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.net, self.device = net, device
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.to(self.device)).float().cpu()
+
+
+STOP_BUDGET, STOP_EARLY, STOP_SIGNAL = 1, 2, 3  # agreed over the ranks: the largest wins
+
+
+def _train(
+    cfg: TrainConfig,
+    out: Path,
+    world: World,
+    amp: Precision,
+    resume: str | os.PathLike | None,
+    data: str | os.PathLike | None,
+    progress: bool,
+    on_run_dir: Callable[[Path], None] | None,
+) -> Path:
     start_time = time.time()
+    dev = world.device
     old_fingerprint = None
+    if resume is None:
+        resume = _restarted(out, world)
+        if resume is not None:
+            _say(f"torchrun restarted the job (restart {restart_count()}): continuing its run")
     if resume is not None:
         run_dir = resolve_resume(resume)
         saved = _load_run_config(run_dir)
@@ -192,7 +270,7 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
-    # ---- data: decoded once, up front; rejects listed before any training happens
+    # ---- data: decoded once, up front (by every rank); rejects listed before any training happens
     cfg, found, chosen = load_data(cfg, progress)
     r = cfg.model.resolution
     # load_data resolved the recipe: every AUTO_FIELDS field left None is filled (training/recipe.py).
@@ -200,23 +278,27 @@ def train(
     assert cfg.r1_gamma is not None and cfg.ema_kimg is not None and cfg.augment is not None
     assert cfg.augment_p is not None and cfg.min_scale is not None and cfg.reuse_fakes is not None
 
-    record = {"images": len(found.images), "rejected": len(found.rejected), "fingerprint": found.fingerprint()}
-    if run_dir is None:
-        run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
-        _write_run_config(run_dir, cfg, {"dataset": record, "chosen_from_data": chosen})
-    else:
-        if old_fingerprint is not None and old_fingerprint != record["fingerprint"]:
-            then = old_doc.get("dataset", {}).get("images", "?")
-            _say(
-                f"warning: the data in {cfg.data} changed since the run started ({then} usable images then, "
-                f"{len(found.images)} now); training goes on with what is there now"
-            )
-        # The run's record follows its data (a new place, new images), so the next resume checks against it.
-        kept = {k: v for k, v in old_doc.items() if k not in ("train", "artgan_version")}
-        _write_run_config(run_dir, cfg, {**kept, "dataset": record})
-    atomic_write_bytes(run_dir / "rejected.txt", found.report().encode())
-    if on_run_dir is not None:
-        on_run_dir(run_dir)
+    if world.main:  # rank 0 creates or updates the run folder; the others learn its name
+        record = {"images": len(found.images), "rejected": len(found.rejected), "fingerprint": found.fingerprint()}
+        if run_dir is None:
+            run_dir = new_run_dir(out, cfg.data, cfg.model.family, r)
+            _write_run_config(run_dir, cfg, {"dataset": record, "chosen_from_data": chosen})
+            if under_torchrun():
+                remember_run(out, run_dir)
+        else:
+            if old_fingerprint is not None and old_fingerprint != record["fingerprint"]:
+                then = old_doc.get("dataset", {}).get("images", "?")
+                _say(
+                    f"warning: the data in {cfg.data} changed since the run started ({then} usable images then, "
+                    f"{len(found.images)} now); training goes on with what is there now"
+                )
+            # The run's record follows its data (a new place, new images), so the next resume checks against it.
+            kept = {k: v for k, v in old_doc.items() if k not in ("train", "artgan_version")}
+            _write_run_config(run_dir, cfg, {**kept, "dataset": record})
+        atomic_write_bytes(run_dir / "rejected.txt", found.report().encode())
+        if on_run_dir is not None:
+            on_run_dir(run_dir)
+    run_dir = Path(world.broadcast(str(run_dir) if world.main else None))
     _say(f"run folder: {run_dir}")
     _say(
         f"data: {len(found.images)} images from {cfg.data}"
@@ -235,9 +317,10 @@ def train(
     sampler = CropSampler(found.images, r, crop_size=crop, min_scale=cfg.min_scale, hflip=True)
     monitor = (
         QualityMonitor(found.images, r, cfg.model.z_dim, n=cfg.metric_n, crop_size=crop)
-        if cfg.metric_kimg > 0
+        if cfg.metric_kimg > 0 and world.main
         else None
     )
+    batch = cfg.batch * world.size  # images per step, over all ranks: nimg, the EMA and ADA count these
 
     # ---- models, optimisers, state
     torch.manual_seed(cfg.seed)
@@ -247,30 +330,35 @@ def train(
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # Channels-last: faster convolutions and nearest upsampling on CPU (steps.py feeds D so).
     # memory_format= is valid at runtime but missing from torch's stubs for Module.to.
-    G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))  # type: ignore[call-overload]
+    G, D, G_ema = (m.to(dev, memory_format=torch.channels_last) for m in (G, D, G_ema))  # type: ignore[call-overload]
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    ada = AdaptiveAugment(cfg.augment_p, cfg.ada_target, cfg.ada_kimg)
-    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    ada = AdaptiveAugment(cfg.augment_p, cfg.ada_target, cfg.ada_kimg, reduce=world.sum if world.distributed else None)
+    # Each rank draws its own crops, latents and augmentations (rank 0 those of one process).
+    data_gen = torch.Generator().manual_seed(rank_seed(cfg.seed, world.rank, 1))
+    if world.rank > 0:
+        torch.manual_seed(rank_seed(cfg.seed, world.rank, 2))
     nimg, step = 0, 0
     if ckpt_folder is not None:
         for key, module in (("G", G), ("G_ema", G_ema), ("D", D)):
-            load_weights(module, ckpt_folder / f"{key}.safetensors")
+            load_weights(module, ckpt_folder / f"{key}.safetensors", dev)
         st = load_state(ckpt_folder)
         opt_G.load_state_dict(st["opt_G"])
         opt_D.load_state_dict(st["opt_D"])
         ada.load_state_dict(st["ada"])
         nimg, step = int(st["nimg"]), int(st["step"])
-        torch.set_rng_state(st["rng_torch"])
-        data_gen.set_state(st["rng_data"])
+        _restore_rng(st, world, data_gen, ada, cfg.seed, step)
         random.seed(int(st["rng_python_seed"]))
         if monitor is not None and "monitor" in st:
             monitor.load_state_dict(st["monitor"])
-        truncate_stats(run_dir / "stats.jsonl", nimg / 1000, key="kimg")
-
+        if world.main:
+            truncate_stats(run_dir / "stats.jsonl", nimg / 1000, key="kimg")
+    scalers = (amp.scaler(), amp.scaler())
     ctx = StepContext(
-        G=G,
-        D=D,
+        G=world.wrap(G),
+        D=world.wrap(D),
+        G_net=G,
+        D_net=D,
         opt_G=opt_G,
         opt_D=opt_D,
         z_dim=cfg.model.z_dim,
@@ -280,15 +368,31 @@ def train(
         r1_gamma=cfg.r1_gamma,
         r1_interval=cfg.r1_interval,
         reuse_fakes=cfg.reuse_fakes,
+        device=dev,
+        precision=amp,
+        scaler_d=scalers[0],
+        scaler_g=scalers[1],
     )
+    G_view = G_ema if dev.type == "cpu" else _OnDevice(G_ema, dev)  # what the quality monitor samples
     grid_z = seeds_to_z(list(range(cfg.grid * cfg.grid)), cfg.model.z_dim)
     samples_dir = run_dir / "samples"
-    samples_dir.mkdir(exist_ok=True)
-    if not (samples_dir / "reals.png").exists():
-        reals = sampler.sample(cfg.grid * cfg.grid, torch.Generator().manual_seed(cfg.seed))
-        save_png(make_grid(reals, nrow=cfg.grid), samples_dir / "reals.png", metadata={"artgan:kind": "training crops"})
+    if world.main:
+        samples_dir.mkdir(exist_ok=True)
+        if not (samples_dir / "reals.png").exists():
+            reals = sampler.sample(cfg.grid * cfg.grid, torch.Generator().manual_seed(cfg.seed))
+            save_png(
+                make_grid(reals, nrow=cfg.grid), samples_dir / "reals.png", metadata={"artgan:kind": "training crops"}
+            )
+
+    def rank_state() -> dict[str, torch.Tensor]:
+        """What differs between the ranks: random streams and ADA's pending sums."""
+        own = {"rng_torch": torch.get_rng_state(), "rng_data": data_gen.get_state(), "ada": ada.pending()}
+        if dev.type == "cuda":
+            own["rng_cuda"] = torch.cuda.get_rng_state(dev)
+        return own
 
     def state_dict() -> dict[str, Any]:
+        ranks = world.gather(rank_state())  # a collective: every rank checkpoints at the same step
         return {
             "opt_G": opt_G.state_dict(),
             "opt_D": opt_D.state_dict(),
@@ -299,10 +403,13 @@ def train(
             "rng_data": data_gen.get_state(),
             # Python's RNG is unused in the loop; a fresh seed derived from the position keeps it reproducible.
             "rng_python_seed": torch.tensor(cfg.seed * 1_000_003 + step),
+            # Every rank's own streams, so a run resumed with as many processes goes on exactly.
+            **{f"{k}_ranks": torch.stack([rs[k] for rs in ranks]) for k in ranks[0]},
             **({"monitor": monitor.state_dict()} if monitor is not None else {}),
         }
 
     calibrated_at = -1
+    early: str | None = None  # rank 0's early-stop verdict, acted on by all ranks at the next step
 
     def calibrate() -> None:
         """Re-estimate G_ema's BN statistics once per image count: snapshot, measure and
@@ -316,18 +423,23 @@ def train(
             calibration_seconds[0] += spent
             calibrated_at = nimg
 
-    def checkpoint() -> Path:
-        calibrate()
+    def checkpoint() -> Path | None:
+        if world.main:
+            calibrate()  # before the state: recalibrating draws G's noise from torch's RNG
+        state = state_dict()
+        if not world.main:
+            return None
         return save_checkpoint(
             run_dir / "checkpoints",
             nimg=nimg,
             config=cfg,
             modules={"G": G, "G_ema": G_ema, "D": D},
-            state=state_dict(),
+            state=state,
             keep=cfg.keep_checkpoints,
         )
 
     def snapshot() -> None:
+        assert tb is not None  # rank 0's
         calibrate()
         grid = _sample_grid(G_ema, grid_z, cfg.grid)
         path = save_png(
@@ -344,10 +456,11 @@ def train(
 
     def measure() -> None:
         """SWD of G_ema into stats/TensorBoard; a new best replaces checkpoints/best."""
-        assert monitor is not None
+        nonlocal early
+        assert monitor is not None and stats_f is not None and tb is not None  # rank 0's
         calibrate()
         t0 = time.time()
-        scores, improved = monitor.measure(G_ema, nimg / 1000)
+        scores, improved = monitor.measure(G_view, nimg / 1000)
         row = {
             "kimg": round(nimg / 1000, 3),
             "step": step,
@@ -371,6 +484,11 @@ def train(
             + (" (new best)" if improved else f" (best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"),
             file=sys.stderr,
         )
+        if cfg.patience and monitor.since_best >= cfg.patience:
+            early = (
+                f"early stop: SWD has not improved for {monitor.since_best} evaluations "
+                f"(best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"
+            )
 
     # ---- the loop
     if defaulted_budget:
@@ -378,7 +496,13 @@ def train(
     budget_img = int(cfg.kimg * 1000) if cfg.kimg is not None else None
     budget_sec = cfg.minutes * 60 if cfg.minutes is not None else None
     _say(
-        f"training {cfg.model.family} at {r}px, batch {cfg.batch}, "
+        f"training {cfg.model.family} at {r}px on {describe(dev)}"
+        + (f" in {amp.name} mixed precision" if amp.dtype is not None else "")
+        + (
+            f", batch {cfg.batch} per process x {world.size} processes = {batch} per step, "
+            if world.distributed
+            else f", batch {cfg.batch}, "
+        )
         + (f"{cfg.kimg:g} kimg" if budget_img else "")
         + (" / " if budget_img and budget_sec else "")
         + (f"{cfg.minutes:g} min" if budget_sec else "")
@@ -422,7 +546,8 @@ def train(
         meas = known.get("measure", 1.3 * snap * cfg.metric_n / cfg.grid**2) if monitor is not None else 0.0
         return 1.1 * (known.get("calibrate", 2.0) + snap + meas + known.get("checkpoint", 1.0)) + 0.5
 
-    tb = EventWriter(run_dir)
+    tb = EventWriter(run_dir) if world.main else None
+    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if world.main else None
     sums: dict[str, torch.Tensor] = {}
     n_sums = 0
     last_log = time.time()
@@ -433,8 +558,7 @@ def train(
     metric_img = cfg.metric_kimg * 1000
     next_metric = (math.floor(nimg / metric_img) + 1) * metric_img if monitor is not None else math.inf
     last_metric = -1
-    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
-    if start_nimg == 0:
+    if start_nimg == 0 and world.main:
         timed("snapshot", snapshot)
     reason = "budget reached"
     G.train()
@@ -442,30 +566,47 @@ def train(
     try:
         with _stop_on_signals() as flag:
             while True:
+                # One decision for all ranks: kimg is the same everywhere, the clock and early
+                # stopping are rank 0's, a signal may reach any rank.
+                code = 0
                 if budget_img is not None and nimg >= budget_img:
-                    break
-                elapsed = time.time() - start_time
-                if budget_sec is not None and elapsed + finish_reserve() >= budget_sec:
-                    break
+                    code = STOP_BUDGET
+                elif (
+                    world.main and budget_sec is not None and time.time() - start_time + finish_reserve() >= budget_sec
+                ):
+                    code = STOP_BUDGET
+                if early is not None:
+                    code = STOP_EARLY
                 if flag["stop"]:
-                    reason = f"stopped by {flag['stop']}"
+                    code = STOP_SIGNAL
+                code = world.agree(code)
+                if code == STOP_SIGNAL:
+                    reason = f"stopped by {flag['stop']}" if flag["stop"] else "stopped by a signal to another process"
+                elif code == STOP_EARLY:
+                    reason = early or "early stop"
+                if code:
                     break
-                ds = d_step(ctx, sampler.sample(cfg.batch, data_gen), ada.p, step)
+                real = sampler.sample(cfg.batch, data_gen)
+                if nimg == start_nimg and debugging():
+                    debug_record(world, first_batch=fingerprint([real]), start_nimg=nimg)
+                ds = d_step(ctx, to_device(real, dev), ada.p, step)
                 ada.accumulate(ds.real_logits)
                 gs = g_step(ctx, cfg.batch, ada.p, ds.fake)
-                nimg += cfg.batch
+                nimg += batch
                 step += 1
-                ada.update(cfg.batch, step)
-                update_ema(G_ema, G, ema_beta(cfg.batch, nimg, cfg.ema_kimg, cfg.ema_rampup))
-                for k, v in {**ds.stats, **gs}.items():
-                    sums[k] = sums.get(k, 0) + v
-                n_sums += 1
-                if time_bar:
-                    bar.update(int(time.time() - start_time) - bar.n)
-                else:
-                    bar.update(cfg.batch)
+                ada.update(batch, step)
+                world.sync_buffers((G, D))  # BN statistics: rank 0's everywhere, so the EMA copies agree
+                update_ema(G_ema, G, ema_beta(batch, nimg, cfg.ema_kimg, cfg.ema_rampup))
+                if world.main:
+                    for k, v in {**ds.stats, **gs}.items():
+                        sums[k] = sums.get(k, 0) + v
+                    n_sums += 1
+                    if time_bar:
+                        bar.update(int(time.time() - start_time) - bar.n)
+                    else:
+                        bar.update(batch)
                 now = time.time()
-                if now - last_log >= cfg.log_seconds:
+                if stats_f is not None and tb is not None and now - last_log >= cfg.log_seconds:
                     row = _log_row(
                         sums, n_sums, nimg, step, now - start_time, (nimg - start_nimg) / (now - loop_start), ada
                     )
@@ -483,24 +624,19 @@ def train(
                     )
                     sums, n_sums, last_log = {}, 0, now
                 if nimg >= next_snap:
-                    timed("snapshot", snapshot)
+                    if world.main:
+                        timed("snapshot", snapshot)
                     next_snap += cfg.snapshot_kimg * 1000
                 if nimg >= next_metric:
                     timed("measure", measure)
                     last_metric = nimg
                     next_metric += metric_img
-                    if cfg.patience and monitor is not None and monitor.since_best >= cfg.patience:
-                        reason = (
-                            f"early stop: SWD has not improved for {monitor.since_best} evaluations "
-                            f"(best {monitor.best:.1f} at {monitor.best_kimg:.1f} kimg)"
-                        )
-                        break
                 if nimg >= next_ckpt:
                     timed("checkpoint", checkpoint)
                     next_ckpt += cfg.checkpoint_kimg * 1000
             bar.close()
             train_end = time.time()
-            if n_sums:
+            if stats_f is not None and n_sums:
                 row = _log_row(
                     sums,
                     n_sums,
@@ -512,25 +648,39 @@ def train(
                 )
                 stats_f.write(json.dumps(row) + "\n")
                 stats_f.flush()
-            timed("snapshot", snapshot)
-            if monitor is not None and last_metric != nimg:
-                timed("measure", measure)
+            if world.main:
+                timed("snapshot", snapshot)
+                if monitor is not None and last_metric != nimg:
+                    timed("measure", measure)
             final = timed("checkpoint", checkpoint)
-            summary = _summary(
-                cfg,
-                monitor,
-                G_ema,
-                nimg,
-                step,
-                time.time() - start_time,
-                (nimg - start_nimg) / max(time.time() - loop_start, 1e-6),
-                reason,
-            )
-            atomic_write_bytes(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+            if world.main:
+                summary = _summary(
+                    cfg,
+                    monitor,
+                    G_view,
+                    nimg,
+                    step,
+                    time.time() - start_time,
+                    (nimg - start_nimg) / max(time.time() - loop_start, 1e-6),
+                    reason,
+                )
+                summary.update(processes=world.size, device=dev.type, precision=amp.name)
+                atomic_write_bytes(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     finally:
         bar.close()
-        stats_f.close()
-        tb.close()
+        if stats_f is not None:
+            stats_f.close()
+        if tb is not None:
+            tb.close()
+    if debugging():
+        # G_ema's BN statistics are left out: rank 0 recalibrates them for its samples and saves.
+        weights = [*G.state_dict().values(), *D.state_dict().values(), *G_ema.parameters()]
+        debug_record(world, weights=fingerprint(weights), nimg=nimg, step=step, p=ada.p)
+    world.barrier()  # the checkpoint is complete before any rank reports success
+    if not world.main:
+        return run_dir
+    if under_torchrun():
+        forget_run(out)
     try:
         from ..gallery import write_gallery
 
@@ -544,6 +694,35 @@ def train(
         f"(training {(train_end - loop_start) / 60:.2f} min); checkpoint: {final}"
     )
     return run_dir
+
+
+def _restore_rng(
+    st: dict[str, Any], world: World, data_gen: torch.Generator, ada: AdaptiveAugment, seed: int, step: int
+) -> None:
+    """Put this rank's random streams (and ADA's pending sums) back as the checkpoint saved
+    them. A checkpoint of as many processes holds every rank's; otherwise rank 0 takes the
+    single-process ones and the other ranks start fresh streams (the run goes on, but is
+    no longer bit-identical to one that never stopped)."""
+    ranks = st.get("rng_torch_ranks")
+    if ranks is not None and len(ranks) == world.size:
+        torch.set_rng_state(ranks[world.rank].clone())
+        data_gen.set_state(st["rng_data_ranks"][world.rank].clone())
+        ada.set_pending(st["ada_ranks"][world.rank])
+        if "rng_cuda_ranks" in st and world.device.type == "cuda":
+            torch.cuda.set_rng_state(st["rng_cuda_ranks"][world.rank].clone(), world.device)
+        return
+    if world.rank == 0:
+        torch.set_rng_state(st["rng_torch"])
+        data_gen.set_state(st["rng_data"])
+        if world.distributed or ranks is not None:
+            saved = len(ranks) if ranks is not None else 1
+            _say(
+                f"note: the run was saved by {saved} process(es) and resumes with {world.size}: the other ranks' random streams start afresh"
+            )
+    else:
+        torch.manual_seed(rank_seed(seed + step, world.rank, 2))
+        data_gen.manual_seed(rank_seed(seed + step, world.rank, 1))
+        ada.set_pending(torch.zeros(2, dtype=torch.float64))
 
 
 def _summary(

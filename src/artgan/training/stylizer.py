@@ -58,6 +58,7 @@ from .checkpoint import (
     write_folder,
 )
 from .console import say, stop_on_signals
+from .device import cpu_copy, inputs_follow, resolve_device
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
 from .rundir import truncate_stats
@@ -186,12 +187,15 @@ def train_stylizer(
     name: str = "style",
     resume: bool = False,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> Path:
     """Train a stylizer for ``style``: one image (3, H, W) in [-1, 1], or a collection of
     them (a translator: D judges crops of any of them), on ``contents`` (each (3, h, w);
     empty = generic content). Returns the model folder. ``resume`` continues the run in
     ``out``: its config wins, and a one-image run's saved style is used; a collection
-    must be given again."""
+    must be given again. ``device``: cpu (default), auto, cuda, cuda:N or mps; training is
+    float32 in one process (crops are drawn on the CPU and moved)."""
+    dev = resolve_device(device)
     run = Path(out)
     state: dict[str, Any] | None = None
     styles = _as_list(style)
@@ -254,7 +258,7 @@ def train_stylizer(
         modules["G_back"] = StyleNet(replace(cfg, palette="none"))
         modules["D_back"] = MultiScaleDiscriminator(cfg.d_width, cfg.crop)
     for m in modules.values():  # in place; memory_format= is valid at runtime but not in torch's stubs
-        m.to(memory_format=CL)  # type: ignore[call-overload]
+        inputs_follow(m, dev).to(memory_format=CL)  # type: ignore[call-overload]
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     g_params = [p for k, m in modules.items() if not k.startswith("D") for p in m.parameters()]
     d_params = [p for k, m in modules.items() if k.startswith("D") for p in m.parameters()]
@@ -264,7 +268,7 @@ def train_stylizer(
     if state is not None:
         folder = resolve_stylizer_folder(run)
         for key, module in [*modules.items(), ("G_ema", G_ema)]:
-            load_weights(module, folder / f"{key}.safetensors")
+            load_weights(module, folder / f"{key}.safetensors", dev)
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["gen"])
@@ -317,7 +321,8 @@ def train_stylizer(
         return torch.cat([random_crops(styles[i], 1, cfg.crop, gen) for i in idx])
 
     def flip(t: torch.Tensor) -> torch.Tensor:
-        return torch.where((torch.rand(t.shape[0], generator=gen) < 0.5).view(-1, 1, 1, 1), t.flip(-1), t)
+        mask = (torch.rand(t.shape[0], generator=gen) < 0.5).view(-1, 1, 1, 1).to(t.device)
+        return torch.where(mask, t.flip(-1), t)
 
     evals = (user_contents or generic_contents(styles[0], n=4))[:4]
     checks = [fit_long_side(c, 256, multiple=4) for c in evals]
@@ -349,9 +354,11 @@ def train_stylizer(
                 idx = torch.randint(len(pool), (cfg.batch,), generator=gen).tolist()
                 x = torch.cat([random_crops(pool[i], 1, cfg.crop, gen) for i in idx])
                 if not user_contents:
-                    x = G.recolor(_color_shift(x, gen))
-                x, real = flip(x).contiguous(memory_format=CL), flip(real_crops(cfg.batch)).contiguous(memory_format=CL)
+                    x = G.recolor(_color_shift(x, gen).to(dev))
+                x = flip(x.to(dev)).contiguous(memory_format=CL)
+                real = flip(real_crops(cfg.batch).to(dev)).contiguous(memory_format=CL)
                 noise = G.make_noise(cfg.batch, cfg.crop, cfg.crop, gen)
+                noise = None if noise is None else noise.to(dev)
                 y, x_feats = G(x, noise, return_features=True)
                 gamma = cfg.r1_gamma if step % R1_INTERVAL == 0 else 0.0  # lazy R1: one D step in R1_INTERVAL
                 loss_d, _ = multiscale_d_loss(D, real, y, cfg.loss, r1_gamma=gamma, r1_interval=R1_INTERVAL)
@@ -395,7 +402,7 @@ def train_stylizer(
                 update_ema(G_ema, G, ema_beta(1, step, cfg.ema_steps / 1000, 0.3))
                 step += 1
                 if ticker.elapsed() - last_check >= HEALTH_SECONDS:
-                    h = health(G_ema, checks)
+                    h = health(cpu_copy(G_ema), checks)
                     if is_healthy(h):
                         healthy = {"step": step, "weights": {k: v.clone() for k, v in G_ema.state_dict().items()}, **h}
                     last_check = ticker.elapsed()
@@ -406,7 +413,7 @@ def train_stylizer(
                 ticker.tick(step, torch.stack(logged))
         seconds += ticker.elapsed()
 
-    quality: dict[str, Any] = measure(G_ema, styles[:4], evals)  # then also rolled_back, warning
+    quality: dict[str, Any] = measure(cpu_copy(G_ema), styles[:4], evals)  # then also rolled_back, warning
     problems = collapse_problems(quality)
     if problems and healthy:
         # Only G_ema goes back: G, D and the optimisers keep their live (collapsed) state, so
@@ -417,13 +424,13 @@ def train_stylizer(
         )
         G_ema.load_state_dict(healthy["weights"])
         rolled = {"from_step": step, "to_step": healthy["step"]}
-        quality = {**measure(G_ema, styles[:4], evals), "rolled_back": rolled}
+        quality = {**measure(cpu_copy(G_ema), styles[:4], evals), "rolled_back": rolled}
     warning = collapse_warning(quality)
     if warning:
         quality["warning"] = warning
     # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
     folder = save(seconds, final=reason == "budget reached", quality=quality)
-    write_preview(G_ema, evals, run / "preview.png")
+    write_preview(cpu_copy(G_ema), evals, run / "preview.png")
     say(
         f"{reason}: {step} steps in {seconds / 60:.1f} min. Style distance {quality['style_distance']:.1f} "
         f"(unstylized {quality['style_distance_input']:.1f}), content SSIM {quality['content_ssim']:.2f}, "

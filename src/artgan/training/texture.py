@@ -46,6 +46,7 @@ from .checkpoint import (
     write_folder,
 )
 from .console import say, stop_on_signals
+from .device import cpu_copy, inputs_follow, resolve_device
 from .ema import ema_beta, update_ema
 from .memory import keep_freed_memory
 from .rundir import truncate_stats
@@ -128,13 +129,17 @@ def train_texture(
     name: str = "exemplar",
     resume: bool = False,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> Path:
     """Train a texture model on ``exemplar`` (3, H, W) in [-1, 1]; returns the model folder.
 
     ``cfg.minutes`` / ``cfg.steps`` bound this invocation / the whole run. With ``resume``
     the run in ``out`` continues from its last save (its own config and saved exemplar
-    win; ``exemplar`` may then be None).
+    win; ``exemplar`` may then be None). ``device``: cpu (default), auto, cuda, cuda:N or
+    mps; training is float32 in one process (a texture model is small: steps are short and
+    do not split well over processes).
     """
+    dev = resolve_device(device)
     run = Path(out)
     state: dict[str, Any] | None = None
     if resume:
@@ -170,8 +175,9 @@ def train_texture(
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    G = TextureGenerator(cfg)
-    D = MultiScaleDiscriminator(cfg.d_width, cfg.patch, cfg.scales)
+    # Noise and crops are drawn on the CPU from ``gen`` and moved (inputs_follow).
+    G = inputs_follow(TextureGenerator(cfg), dev)
+    D = MultiScaleDiscriminator(cfg.d_width, cfg.patch, cfg.scales).to(dev)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
@@ -179,7 +185,7 @@ def train_texture(
     if state is not None:
         folder = resolve_texture_folder(run)
         for key, module in (("G", G), ("D", D), ("G_ema", G_ema)):
-            load_weights(module, folder / f"{key}.safetensors")
+            load_weights(module, folder / f"{key}.safetensors", dev)
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["gen"])
@@ -240,7 +246,7 @@ def train_texture(
                     break
                 fake_canvas = G(G.sample_noise(cfg.batch, (canvas, canvas), gen))  # (B, 3, canvas, canvas)
                 fake = wrapped_crops(fake_canvas, cfg.crops, cfg.patch, gen)  # (B*crops, 3, P, P)
-                real = random_crops(exemplar, fake.shape[0], cfg.patch, gen)
+                real = random_crops(exemplar, fake.shape[0], cfg.patch, gen).to(dev)
 
                 # D step. Each scale's logit map counts equally; the losses average within a map.
                 gamma = cfg.r1_gamma if step % R1_INTERVAL == 0 else 0.0
@@ -264,10 +270,11 @@ def train_texture(
                 ticker.tick(step, torch.stack([loss_d.detach(), loss_g.detach(), r1_logged]))
         seconds += ticker.elapsed()
 
-    quality = measure(G_ema, exemplar, cfg)
+    G_cpu = cpu_copy(G_ema)  # measured and previewed on the CPU, beside the exemplar
+    quality = measure(G_cpu, exemplar, cfg)
     # Only a run that used its whole budget is "complete" (the cache reuses complete runs).
     folder = save(seconds, final=reason == "budget reached", quality=quality)
-    write_preview(G_ema, exemplar, run / "preview.png", cfg)
+    write_preview(G_cpu, exemplar, run / "preview.png", cfg)
     say(
         f"{reason}: {step} steps in {seconds / 60:.1f} min. Patch SWD x1e3 to the exemplar "
         f"{quality['swd']:.1f} vs its own halves {quality['halves_swd']:.1f} "
