@@ -146,10 +146,42 @@ def test_out_that_is_a_file(tiny_run, tmp_path, capsys):
         (["texture", "--size", "12xab", "--model", "x"], "--size"),
         (["evaluate"], "--model"),
         (["train", "--resume", "/nonexistent/run"], "no such run folder"),
+        (["train", ".", "--nproc", "0"], "--nproc 0"),
+        (["train", ".", "--precision", "bf16", "--device", "cpu", "--dry-run"], "--precision bf16"),
+        (["generate", "--model", "x", "--device", "cpu", "--precision", "fp16"], "--precision fp16"),
+        (["train", ".", "--device", "tpu", "--dry-run"], "--device tpu"),
     ],
 )
 def test_errors_are_one_clear_line(args, option, capsys):
     _fails_cleanly(args, option, capsys)
+
+
+def test_bf16_on_the_cpu_says_why(capsys):
+    err = _fails_cleanly(["train", ".", "--precision", "bf16", "--device", "cpu", "--dry-run"], "--precision", capsys)
+    assert "fp32 only" in err and "25-45x slower" in err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", ".", "--dry-run"],
+        ["generate", "--model", "x"],
+        ["evaluate", "--fake", ".", "--real", "."],
+        ["texture", "--model", "x"],
+        ["train-texture", "--resume", "x"],
+        ["train-stylizer", "--resume", "x"],
+        ["stylize", __file__, "--model", "x"],
+    ],
+)
+def test_device_cuda_without_cuda_is_a_usage_error(args, capsys, tmp_path):
+    if args[0] == "stylize":  # a real photo, so the command gets as far as the device
+        from conftest import painting
+
+        painting(0).save(tmp_path / "p.png")
+        args = ["stylize", str(tmp_path / "p.png"), "--model", "x", "--out", str(tmp_path / "o")]
+    err = _fails_cleanly([*args, "--device", "cuda"], "--device cuda: CUDA is not available", capsys)
+    assert "use auto or cpu" in err
 
 
 def test_missing_style_file_is_named(tmp_path, capsys):
