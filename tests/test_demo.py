@@ -50,11 +50,11 @@ def test_tour_writes_page_images_and_figures(tmp_path: Path) -> None:
         texture_steps=2,
         stylize_steps=2,
         generator_kimg=0.064,
-        texture_size=128,
-        stylize_side=128,
+        texture_size=64,
+        stylize_side=96,
         resolution=32,
         walk_keyframes=2,
-        fields=8,
+        fields=6,
         generator_swd=False,
         progress=False,
     )
@@ -64,7 +64,7 @@ def test_tour_writes_page_images_and_figures(tmp_path: Path) -> None:
 
     for rel in (
         "outputs/texture/tiled-2x2.png",
-        "outputs/texture/texture-128px-tileable.png",
+        "outputs/texture/texture-64px-tileable.png",
         "outputs/texture/exemplar.png",
         "outputs/stylize/chelsea.png",
         "outputs/stylize/coffee.png",
