@@ -91,6 +91,20 @@ def test_train_generate_interpolate(tiny_run, tmp_path, capsys):
     assert main(["generate", "--model", str(run), "--best", "--n", "1", "--out", str(tmp_path / "g3")]) == 0
 
 
+def test_device_auto_says_what_it_picked_and_cpu_gives_the_same_pixels(tiny_run, tmp_path, capsys):
+    run, _ = tiny_run
+    base = ["generate", "--model", str(run), "--n", "2"]
+    assert main([*base, "--out", str(tmp_path / "auto")]) == 0
+    picked = "cuda" if __import__("torch").cuda.is_available() else "cpu"
+    assert f"device: {picked}" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "cpu"), "--device", "cpu", "--precision", "fp32"]) == 0
+    assert "picked by --device auto" not in capsys.readouterr().err
+    if picked == "cpu":
+        for name in ("seed00000.png", "seed00001.png"):
+            a, b = (np.asarray(Image.open(tmp_path / d / name)) for d in ("auto", "cpu"))
+            assert np.array_equal(a, b)
+
+
 def test_generate_default_out_is_outputs_generate(tiny_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["generate", "--model", str(tiny_run[0]), "--n", "2"]) == 0
