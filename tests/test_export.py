@@ -19,6 +19,7 @@ ort = pytest.importorskip("onnxruntime")
 from artgan.cli import main  # noqa: E402
 from artgan.config import ModelConfig, StylizerConfig, TextureConfig, TrainConfig  # noqa: E402
 from artgan.export import (  # noqa: E402
+    OnnxGenerator,
     OnnxStylizer,
     export_generator,
     export_model,
@@ -153,6 +154,18 @@ def test_generator_parity_any_batch(models, tmp_path: Path, family: str):
         a = run_onnx(sess, feeds)
         feeds["noise_32"] = np.random.default_rng(0).standard_normal(feeds["noise_32"].shape).astype(np.float32)
         assert np.abs(run_onnx(sess, feeds) - a).max() > 1e-3
+
+
+def test_onnx_generator_is_called_like_the_task(models, tmp_path: Path):
+    path = export_generator(models["resgan"], tmp_path / "g.onnx")
+    g, og = Generator.from_pretrained(models["resgan"]), OnnxGenerator(path, threads=1, batch_size=3)
+    assert (og.z_dim, og.noise_sizes, og.resolution) == (16, [8, 16, 32], 32)
+    # Its own noise draw (no model folder) gives generate's images, across its batches of 3.
+    a, b = g(n=7, seed=5, truncation=0.7, output="tensor"), og(n=7, seed=5, truncation=0.7, output="tensor")
+    assert a.shape == b.shape == (7, 3, 32, 32) and (a - b).abs().max() < TOL
+    assert len(og(n=2)) == 2 and isinstance(og(n=1)[0], Image.Image)
+    with pytest.raises(ValueError, match="truncation"):
+        og(n=1, truncation=0.0)
 
 
 def test_stylizer_parity_any_batch_and_size(models, stylizer_onnx: Path):

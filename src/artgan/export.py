@@ -84,6 +84,7 @@ __all__ = [
     "run_onnx",
     "parity",
     "palette_graph",
+    "OnnxGenerator",
     "OnnxStylizer",
 ]
 
@@ -594,7 +595,69 @@ def parity(
 
 
 # --------------------------------------------------------------------------------------
-# A stylizer on onnxruntime (the task's call, the model run by onnxruntime)
+# The tasks' calls, the models run by onnxruntime
+
+
+class OnnxGenerator:
+    """An exported generator run with onnxruntime, called like :class:`artgan.Generator`:
+    the same seeds give the same images (within 1e-4), with no model folder needed.
+
+    Example::
+
+        g = OnnxGenerator("art.onnx", threads=2)
+        images = g(n=64, seed=0)                    # 64 PIL images
+        batch = g(n=4, seed=0, output="tensor")     # (4, 3, R, R) in [-1, 1]
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, batch_size: int = 64) -> None:
+        self.path = Path(path)
+        self.session = session(path, threads)
+        inputs = self.session.get_inputs()
+        if inputs[0].name != "z":
+            raise ExportError(f"{path}: not an exported generator (inputs {', '.join(i.name for i in inputs)})")
+        self.z_dim = int(inputs[0].shape[1])
+        self.noise_sizes = [int(i.name.removeprefix("noise_")) for i in inputs[1:]]
+        self.resolution = int(self.session.get_outputs()[0].shape[-1])
+        self.batch_size = batch_size
+
+    def feeds(self, z: torch.Tensor) -> dict[str, np.ndarray]:
+        """Inputs for latents ``z`` (B, z_dim): each latent's noise maps are drawn as
+        :meth:`artgan.models.resgan.ResGenerator.draw_noise` does in eval mode (a torch
+        generator seeded by the CRC-32 of the latent's float32 bytes)."""
+        import zlib
+
+        feeds = {"z": z.float().contiguous().numpy()}
+        maps = {r: torch.empty(2, len(z), 1, r, r) for r in self.noise_sizes}
+        for i, zi in enumerate(z.float()):
+            gen = torch.Generator().manual_seed(zlib.crc32(zi.numpy().tobytes()))
+            for r in self.noise_sizes:
+                maps[r][:, i] = torch.randn(2, 1, r, r, generator=gen)
+        feeds.update({f"noise_{r}": m.numpy() for r, m in maps.items()})
+        return feeds
+
+    @overload
+    def __call__(
+        self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["pil"] = ...
+    ) -> list[Image.Image]: ...
+    @overload
+    def __call__(
+        self, n: int = ..., seed: int = ..., truncation: float = ..., output: Literal["tensor"] = ...
+    ) -> torch.Tensor: ...
+
+    def __call__(self, n: int = 8, seed: int = 0, truncation: float = 1.0, output: str = "pil"):
+        """``n`` images from seeds ``seed..seed+n-1``: PIL images or a tensor (n, 3, R, R)."""
+        from .imaging import tensor_to_pil
+        from .models.common import seeds_to_z
+
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if not 0 < truncation <= 1:
+            raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+        if output not in ("pil", "tensor"):
+            raise ValueError("output must be 'pil' or 'tensor'")
+        z = seeds_to_z(list(range(seed, seed + n)), self.z_dim) * truncation
+        imgs = torch.cat([torch.from_numpy(run_onnx(self.session, self.feeds(c))) for c in z.split(self.batch_size)])
+        return imgs if output == "tensor" else [tensor_to_pil(im) for im in imgs]
 
 
 class OnnxStylizer:
