@@ -82,11 +82,14 @@ def _free_port() -> int:
 def shots(tmp_path_factory, pytestconfig) -> Path:
     folder = Path(os.environ.get("ARTGAN_STUDIO_SHOTS") or tmp_path_factory.mktemp("studio-shots"))
     folder.mkdir(parents=True, exist_ok=True)
-    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
     message = f"studio screenshots: {folder}"
-    if reporter is not None:
-        reporter.write_line(f"\n{message}")
-    print(message)  # for -s and for the report of a failed test
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():  # shown even though output is captured
+            reporter.write_line(f"\n{message}")
+    else:
+        print(message)
     return folder
 
 
