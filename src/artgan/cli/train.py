@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import (
     UsageError,
@@ -23,6 +24,9 @@ from .common import (
     say,
 )
 from .options import add_config_options, config_kwargs, given_options
+
+if TYPE_CHECKING:
+    import torch
 
 # Options a resumed run takes from the command line; everything else comes from the run.
 RESUME_KEEPS = ("kimg", "minutes", "threads")
@@ -97,7 +101,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = train_config(a)
     # Checked here, before anything is read or launched; each process resolves its own
     # device when it starts (under torchrun: the GPU of its local rank).
-    resolve_precision(a.precision, resolve_device(a.device))
+    device = resolve_device(a.device)
+    resolve_precision(a.precision, device)
+    if a.nproc and a.nproc > 1:
+        _check_nproc(a.nproc, a.device, device)
     if a.dry_run:
         cfg.validate()
         chosen: dict[str, str] = {}
@@ -126,6 +133,21 @@ def cmd_train(a: argparse.Namespace) -> int:
     if main_process():
         print(run)
     return 0
+
+
+def _check_nproc(n: int, text: str, device: torch.device) -> None:
+    """Several processes: CPUs (gloo) or one CUDA GPU each (NCCL)."""
+    import torch
+
+    if device.type == "mps":
+        raise UsageError(f"--nproc {n}: several processes train on CPUs or CUDA GPUs, not on MPS; use --device cpu")
+    if device.type == "cuda":
+        need(
+            text.strip().lower() in ("auto", "cuda"),
+            f"--device {text}: with --nproc each process takes the GPU of its rank; give --device cuda",
+        )
+        count = torch.cuda.device_count()
+        need(n <= count, f"--nproc {n}: one process per GPU, and this machine has {count}")
 
 
 def forwarded_args(a: argparse.Namespace) -> list[str]:

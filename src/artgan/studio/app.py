@@ -172,7 +172,8 @@ class Studio:
         if job_id and not run:
             rel = self.jobs.get(int(job_id)).run_dir
             run = Path(rel).name if rel else None
-        empty = pd.DataFrame({"kimg": [], "value": [], "series": []})
+        # None, not an empty frame: a LinePlot first given an empty frame never draws lines later.
+        empty = None
         if not run:
             return status, None, empty, empty
         try:
@@ -309,7 +310,7 @@ def build(studio: Studio) -> gr.Blocks:
             with gr.Tab("Train"):
                 with gr.Row():
                     t_coll = gr.Dropdown(label="Collection", choices=studio.collection_names(), allow_custom_value=True)
-                    t_minutes = gr.Slider(0.1, 120, value=10, step=0.1, label="Budget (minutes)")
+                    t_minutes = gr.Slider(0.3, 120, value=10, step=0.1, label="Budget (minutes)")
                     t_res = gr.Dropdown(label="Resolution (px)", choices=RESOLUTIONS, value="64")
                 with gr.Row():
                     t_start = gr.Button("Start training", variant="primary")

@@ -3,6 +3,10 @@
 It knows nothing about architectures (those come from the registry) and nothing about
 the CLI (which only builds a TrainConfig and calls :func:`train`). The stylizer and the
 texture model have their own loops (training/stylizer.py, training/texture.py).
+
+It runs on any device (training/device.py) and, started by torchrun, as one of several
+processes (training/distributed.py): every rank runs this loop on its own crops, DDP
+averages the gradients, and rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -755,7 +759,7 @@ def _summary(
         )
         if copies > 0:
             _say(
-                f"warning: {copies:.0%} of {cfg.metric_n} samples are near-copies of training crops: the generator "
+                f"warning: {copies:.1%} of {cfg.metric_n} samples are near-copies of training crops: the generator "
                 "is memorising. Use checkpoints/best, add images, or train on patches (--crop-size)."
             )
     return out
