@@ -227,7 +227,8 @@ def test_generator_on_cuda_matches_the_cpu(tmp_path, precision):
         n=4, seed=0, output="tensor"
     )
     assert gpu_imgs.device.type == "cpu" and gpu_imgs.dtype == torch.float32
-    tol = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.01}[precision]
+    # fp32 convolutions use TF32 on Ampere and newer (cuDNN's default): not bit-equal either.
+    tol = {"fp32": 5e-3, "bf16": 0.1, "fp16": 0.02}[precision]
     assert (gpu_imgs - cpu).abs().max() < tol
 
 
@@ -270,9 +271,11 @@ def test_texture_and_stylizer_train_and_run_on_cuda(tmp_path):
     swatch = tmp_path / "swatch.png"
     painting(1, (64, 64)).save(swatch)
     synth = TextureSynth.fit(swatch, config=TextureConfig(steps=3, minutes=None), out=tmp_path / "tex", device="cuda")
+    assert synth(size=(64, 96), seed=2, output="tensor").device.type == "cpu"  # the GPU's default precision
+    on_gpu = TextureSynth.from_pretrained(tmp_path / "tex", device="cuda", precision="fp32")
     cpu = TextureSynth.from_pretrained(tmp_path / "tex")
-    a, b = synth(size=(64, 96), seed=2, output="tensor"), cpu(size=(64, 96), seed=2, output="tensor")
-    assert a.device.type == "cpu" and (a - b).abs().max() < 0.05  # bf16 by default on the GPU
+    a, b = on_gpu(size=(64, 96), seed=2, output="tensor"), cpu(size=(64, 96), seed=2, output="tensor")
+    assert (a - b).abs().max() < 5e-3, "the same seed draws the same noise on both devices"
     st = Stylizer.fit(
         swatch, [swatch], config=StylizerConfig(steps=3, minutes=None), out=tmp_path / "st", device="cuda"
     )
