@@ -7,7 +7,11 @@ Prints ONE JSON document to stdout (progress to stderr)::
         --warmup 4 --steps 32 --rounds 2
 
 Cases (CPU): ``1x2`` one process with 2 threads, ``1x1`` one process with 1 thread,
-``2x1`` two processes with 1 thread each (``torchrun --nproc_per_node 2``, gloo). With CUDA:
+``2x1`` two processes with 1 thread each (``torchrun --nproc_per_node 2``, gloo), and the
+control ``2x1-apart``: two independent single-thread trainings started together, no DDP, their
+images/s added. ``2x1-apart`` over ``1x1`` is what two processes can gain on this machine at
+all (shared caches, memory bandwidth, whatever else runs); ``2x1`` over ``2x1-apart`` is the
+share of it DDP keeps. With CUDA:
 ``cuda1`` one process on one GPU and, with several GPUs, ``cudaN`` one process per GPU (NCCL).
 
 Every case is the real training loop (``artgan.train``: data sampling, augmentation, lazy
@@ -21,8 +25,9 @@ at its real rate of one step in 16). ``--rounds`` runs every case that many time
 cases alternating, and the median is reported with every value.
 
 ``figures``: ``img_per_s`` per case; ``speedup_2x1_over_1x1`` and ``efficiency_2x1``
-(speedup / 2; the target of issue 29 is a speedup >= 1.7, efficiency >= 0.85), and
-``speedup_2x1_over_1x2`` (two processes against one process using both cores).
+(speedup / 2; the target of issue 29 is a speedup >= 1.7, efficiency >= 0.85),
+``speedup_2x1_over_1x2`` (two processes against one process using both cores),
+``ceiling_2x1_apart_over_1x1`` and ``ddp_share_of_ceiling`` (see the control above).
 """
 
 from __future__ import annotations
@@ -78,23 +83,40 @@ def _window(run: Path, warmup: int, steps: int) -> dict[str, float]:
     return {"images": round(images), "seconds": round(sec, 2), "img_per_s": round(images / sec, 2)}
 
 
-def _run_case(name: str, procs: int, threads: int, device: str, a: argparse.Namespace, work: Path) -> dict[str, Any]:
-    out = work / f"{name}-{time.time_ns()}"
-    worker = [str(HERE), "--worker", "--data", a.data, "--out", str(out), "--family", a.family]
-    worker += ["--resolution", str(a.resolution), "--batch", str(a.batch), "--warmup", str(a.warmup)]
-    worker += ["--steps", str(a.steps), "--threads", str(threads), "--device", device]
+def _run_case(
+    name: str, procs: int, threads: int, device: str, a: argparse.Namespace, work: Path, apart: bool = False
+) -> dict[str, Any]:
+    """One case; ``apart``: ``procs`` independent one-process trainings at once, no DDP."""
+    outs = [work / f"{name}-{time.time_ns()}-{i}" for i in range(procs if apart else 1)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    if procs == 1:
-        cmd = [sys.executable, *worker]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *worker]
+    cmds = []
+    for out in outs:
+        worker = [str(HERE), "--worker", "--data", a.data, "--out", str(out), "--family", a.family]
+        worker += ["--resolution", str(a.resolution), "--batch", str(a.batch), "--warmup", str(a.warmup)]
+        worker += ["--steps", str(a.steps), "--threads", str(threads), "--device", device]
+        if procs == 1 or apart:
+            cmds.append([sys.executable, *worker])
+        else:
+            launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)]
+            cmds.append([*launcher, *worker])
     t0 = time.time()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log(proc.stderr[-3000:])
-        raise SystemExit(f"case {name} failed (exit {proc.returncode})")
-    (run,) = [p for p in out.iterdir() if p.is_dir()]
-    result = _window(run, a.warmup, a.steps)
+    running = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    for proc in running:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            log(err[-3000:])
+            raise SystemExit(f"case {name} failed (exit {proc.returncode})")
+    windows = []
+    for out in outs:
+        (run,) = [p for p in out.iterdir() if p.is_dir()]
+        windows.append(_window(run, a.warmup, a.steps))
+    result: dict[str, Any] = {
+        "images": sum(w["images"] for w in windows),
+        "seconds": max(w["seconds"] for w in windows),
+        "img_per_s": round(sum(w["img_per_s"] for w in windows), 2),
+    }
+    if apart:
+        result["each_img_per_s"] = [w["img_per_s"] for w in windows]
     result["wall_seconds"] = round(time.time() - t0, 1)
     log(f"{name}: {result['img_per_s']} img/s ({result['images']} images in {result['seconds']} s)")
     return result
@@ -121,7 +143,7 @@ def main() -> int:
 
     import torch
 
-    cases = [("1x2", 1, 2, "cpu"), ("1x1", 1, 1, "cpu"), ("2x1", 2, 1, "cpu")]
+    cases = [("1x2", 1, 2, "cpu"), ("1x1", 1, 1, "cpu"), ("2x1", 2, 1, "cpu"), ("2x1-apart", 2, 1, "cpu")]
     if torch.cuda.is_available():
         cases.append(("cuda1", 1, 2, "cuda"))
         if torch.cuda.device_count() > 1:
@@ -133,7 +155,8 @@ def main() -> int:
         for r in range(a.rounds):
             log(f"round {r + 1} of {a.rounds}")
             for name, procs, threads, device in cases:
-                runs[name].append(_run_case(name, procs, threads, device, a, Path(tmp)))
+                apart = name.endswith("-apart")
+                runs[name].append(_run_case(name, procs, threads, device, a, Path(tmp), apart))
     figures: dict[str, Any] = {}
     for name, procs, threads, device in cases:
         rates = [x["img_per_s"] for x in runs[name]]
@@ -150,6 +173,9 @@ def main() -> int:
     figures["efficiency_2x1"] = round(speedup / 2, 3)
     figures["target_speedup_2x1"] = 1.7
     figures["speedup_2x1_over_1x2"] = round(figures["2x1"]["img_per_s"] / figures["1x2"]["img_per_s"], 3)
+    ceiling = figures["2x1-apart"]["img_per_s"]
+    figures["ceiling_2x1_apart_over_1x1"] = round(ceiling / figures["1x1"]["img_per_s"], 3)
+    figures["ddp_share_of_ceiling"] = round(figures["2x1"]["img_per_s"] / ceiling, 3)
     doc = {
         "benchmark": "scaling",
         "machine": {**info, "load_average_end": load_average()},
