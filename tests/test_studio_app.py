@@ -99,3 +99,20 @@ def test_the_page_never_takes_a_path_to_delete(studio):
         msg, _ = Studio.open(root).delete_output(rel)
         assert msg.startswith("**Could not do that:**"), (rel, msg)
     assert (root / "secret.txt").read_text() == "keep"
+
+
+def test_job_rows_name_inputs_and_show_local_time(tmp_path: Path):
+    from artgan.studio.app import Studio
+
+    st = Studio.open(tmp_path)
+    st.jobs.enqueue("train", {"collection": "paintings", "minutes": 1.0})
+    st.jobs.enqueue(
+        "stylize", {"photos": ["uploads/a1/fruits.jpg", "uploads/a1/pier.png"], "style": "uploads/b2/starry.jpg"}
+    )
+    st.jobs.enqueue("texture", {"exemplar": "uploads/c3/stone_brick.png", "size": [64, 64]})
+    rows = st.job_rows()  # newest first: job, kind, on, created, status, progress, note
+    assert [r[1] for r in rows] == ["texture", "stylize", "train"]
+    assert [r[2] for r in rows] == ["stone_brick.png", "fruits.jpg, pier.png <- starry.jpg", "paintings"]
+    for r in rows:
+        assert time.strptime(r[3], "%Y-%m-%d %H:%M")  # local time to the minute, not a raw timestamp
+    assert rows[0][3] == time.strftime("%Y-%m-%d %H:%M", time.localtime(st.jobs.get(rows[0][0]).created))

@@ -214,9 +214,19 @@ def _wait_done(page, status: str, timeout_ms: int = JOB_TIMEOUT_MS) -> list[str]
 
 
 def _drawn_lines(page, selector: str) -> list[str]:
-    """The lines a LinePlot (Vega) draws, by their aria labels: marks with a path and a colour."""
+    """The lines a LinePlot (Vega, SVG) draws that a person can see: line marks with a
+    colour and at least one segment (a one-point path "Mx,yZ" shows nothing). Each as its
+    aria label, which names the series ("kimg: 0.86; value: 0.9; series: D")."""
     return page.locator(f"{selector} path[aria-roledescription='line mark']").evaluate_all(
-        "els => els.filter(e => e.getAttribute('d') && e.getAttribute('stroke')).map(e => e.getAttribute('aria-label'))"
+        "els => els.filter(e => e.getAttribute('stroke') && /L/.test(e.getAttribute('d') || ''))"
+        ".map(e => e.getAttribute('aria-label'))"
+    )
+
+
+def _drawn_points(page, selector: str) -> list[str]:
+    """The points a ScatterPlot draws (symbols of non-zero size), by their aria labels."""
+    return page.locator(f"{selector} path[aria-roledescription='point']").evaluate_all(
+        "els => els.filter(e => /A/.test(e.getAttribute('d') || '')).map(e => e.getAttribute('aria-label'))"
     )
 
 
@@ -264,11 +274,11 @@ def test_train(browser_page, studio, shots, made):
     _assert_images(page, "#train-grid", 1)
     _assert_no_errors(page, "Train")
     _shot(page, shots, "train")
+    # The charts a person watched while it trained: a D and a G line, and the SWD points.
     lines = _drawn_lines(page, "#train-loss")
-    if not (any("series: D" in s for s in lines) and any("series: G" in s for s in lines)):
-        # Known bug (2026-12-04): a LinePlot watched from the first (empty) refresh of a
-        # training never draws its lines; returning None for "no data" did not fix it.
-        pytest.xfail(f"the loss chart draws no D and G lines for the training just watched: {lines}")
+    assert any("series: D" in s for s in lines) and any("series: G" in s for s in lines), lines
+    points = _drawn_points(page, "#train-swd")
+    assert any("series: SWD" in s for s in points), points
 
 
 def test_generate(browser_page, shots, made):
@@ -375,5 +385,9 @@ def test_jobs_table(browser_page, shots):
     kinds = [r[1] for r in texts]
     assert kinds == ["texture", "stylize", "generate", "train"], texts  # newest first
     assert all(r[-2:] == ["done", "100%"] for r in texts), texts
+    on = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(1, rows.count())]
+    assert on[0] == "stone_brick.png" and on[1] == "fruits.jpg <- starry_night.jpg", on  # the inputs
+    created = [rows.nth(i).locator("td").nth(3).inner_text() for i in range(1, rows.count())]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", c) for c in created), created  # local time
     _assert_no_errors(page, "Jobs")
     _shot(page, shots, "jobs")

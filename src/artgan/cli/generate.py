@@ -95,24 +95,14 @@ def cmd_generate(a: argparse.Namespace) -> int:
     out = check_out_dir(a.out)
     device = resolve_device(a.device)
     precision = resolve_precision(a.precision, device)
-    from ..imaging import make_grid, save_gif, save_png
-    from ..tasks.generate import Generator
+    from ..tasks.generate import Generator, write_generated
 
     g = Generator.from_pretrained(a.model, which="best" if a.best else "latest", device=device, precision=precision)
     announce_device(a.device, device)
-    imgs = g(n=a.n, seed=a.seed, truncation=a.truncation, output="tensor")
-    frames = g.walk(a.interpolate, seed=a.seed, steps=a.frames, truncation=a.truncation) if a.interpolate else []
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"artgan:model": g.model_id, "artgan:truncation": f"{a.truncation:g}"}
-    for i, im in enumerate(imgs):
-        save_png(im, out / f"seed{a.seed + i:05d}.png", metadata={**meta, "artgan:seed": str(a.seed + i)})
-    grid = save_png(
-        make_grid(imgs), out / "grid.png", metadata={**meta, "artgan:seeds": f"{a.seed}-{a.seed + a.n - 1}"}
-    )
-    say(f"wrote {a.n} images and {grid}")
-    if frames:
-        gif = save_gif(frames, out / "walk.gif", fps=a.fps)
-        say(f"wrote {gif} ({len(frames)} frames)")
+    written = write_generated(g, out, a.n, a.seed, a.truncation, walk=a.interpolate, frames=a.frames, fps=a.fps)
+    say(f"wrote {a.n} images and {written[a.n]}")
+    if a.interpolate:
+        say(f"wrote {written[-1]} ({a.interpolate * a.frames} frames)")
     print(out)
     return 0
 

@@ -150,10 +150,7 @@ def cmd_train_texture(a: argparse.Namespace) -> int:
 
 
 def cmd_texture(a: argparse.Namespace) -> int:
-    import torch
-
-    from ..imaging import make_grid, save_png
-    from ..tasks.texture import TextureSynth
+    from ..tasks.texture import TextureSynth, write_textures
 
     h, w = parse_size(a.size)
     need(a.n >= 1, f"--n {a.n}: must be at least 1")
@@ -181,27 +178,10 @@ def cmd_texture(a: argparse.Namespace) -> int:
             precision=precision,
         )
         stem = Path(src).stem + ("-region" if region else "")
-    out.mkdir(parents=True, exist_ok=True)
-    previews = []
     t0 = time.perf_counter()
-    for seed in range(a.seed, a.seed + a.n):
-        img = synth(size=(h, w), seed=seed, tileable=a.tileable, output="tensor")
-        meta = {"artgan:model": synth.model_id, "artgan:seed": str(seed), "artgan:tileable": str(a.tileable).lower()}
-        path = save_png(img, out / f"{stem}-seed{seed}.png", metadata=meta)
+    *textures, sheet = write_textures(synth, out, stem, (h, w), a.n, a.seed, a.tileable)
+    for path in textures:
         say(str(path))
-        # The contact sheet shows each output tiled 2x2 (a seam would show as a cross), at most 512 px.
-        k = min(1.0, 256 / max(h, w))
-        small = torch.nn.functional.interpolate(
-            img[None],
-            size=(max(1, round(h * k)), max(1, round(w * k))),
-            mode="bilinear",
-            antialias=True,
-            align_corners=False,
-        )[0]
-        previews.append(small.repeat(1, 2, 2))
-    sheet = save_png(
-        make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id}
-    )
     say(
         f"wrote {a.n} texture(s) of {w}x{h} px in {time.perf_counter() - t0:.1f} s"
         f"{' (tileable)' if a.tileable else ''}; each tiled 2x2 in {sheet}"

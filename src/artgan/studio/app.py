@@ -50,6 +50,23 @@ def _stats_rows(run: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _job_input(params: dict[str, Any]) -> str:
+    """What a job works on, as its file or folder names: "fruits.jpg <- starry_night.jpg"."""
+
+    def name(value: Any) -> str:
+        return Path(value).name if isinstance(value, str) else ""
+
+    photos = params.get("photos")
+    if isinstance(photos, list) and photos:
+        source = name(params.get("style")) or name(params.get("model"))
+        shown = ", ".join(name(p) for p in photos[:3]) + (f" (+{len(photos) - 3})" if len(photos) > 3 else "")
+        return f"{shown} <- {source}" if source else shown
+    for key in ("collection", "resume", "run", "exemplar", "model"):
+        if params.get(key):
+            return name(params[key])
+    return ""
+
+
 @dataclass
 class Studio:
     """The app's state: a workspace and its job table. Methods are the page's handlers."""
@@ -78,10 +95,10 @@ class Studio:
     def job_rows(self) -> list[list[Any]]:
         rows = []
         for j in self.jobs.list(limit=50):
-            what = j.params.get("collection") or j.params.get("run") or ""
             status = j.status + (" (stopping)" if j.cancel_requested and j.status == "running" else "")
             note = j.error or j.message or ""
-            rows.append([j.id, j.kind, what, status, f"{100 * (j.progress or 0):.0f}%", note])
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))
+            rows.append([j.id, j.kind, _job_input(j.params), created, status, f"{100 * (j.progress or 0):.0f}%", note])
         return rows
 
     def _job_status(self, job_id: int | None) -> str:
@@ -323,7 +340,9 @@ def build(studio: Studio) -> gr.Blocks:
                     t_grid = gr.Image(label="Latest samples", type="filepath", elem_id="train-grid")
                     with gr.Column():
                         t_loss = gr.LinePlot(x="kimg", y="value", color="series", label="Losses", elem_id="train-loss")
-                        t_swd = gr.LinePlot(
+                        # Points, not a line: SWD is measured every few kimg, and a short run
+                        # has a single measurement, which a line cannot show.
+                        t_swd = gr.ScatterPlot(
                             x="kimg",
                             y="value",
                             color="series",
@@ -382,13 +401,13 @@ def build(studio: Studio) -> gr.Blocks:
                     label="Everything made in this workspace", columns=6, value=studio.gallery, elem_id="gallery-items"
                 )
                 y_info = gr.Markdown(elem_id="gallery-info")
-                y_file = gr.File(label="Full-resolution download", elem_id="gallery-download")
+                y_file = gr.File(label="Full-resolution download", interactive=False, elem_id="gallery-download")
                 y_rel = gr.State(None)
                 y_delete = gr.Button("Delete this image", variant="stop")
                 y_msg = gr.Markdown()
             with gr.Tab("Jobs"):
                 j_table = gr.Dataframe(
-                    headers=["job", "kind", "on", "status", "progress", "note"],
+                    headers=["job", "kind", "on", "created", "status", "progress", "note"],
                     value=studio.job_rows,
                     interactive=False,
                     elem_id="jobs-table",

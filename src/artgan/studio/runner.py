@@ -358,13 +358,18 @@ def _files(ws: Workspace, out: Path) -> list[str]:
     return [ws.rel(p) for p in sorted(out.iterdir()) if p.suffix in (".png", ".gif")]
 
 
+def _check_stop(stop: threading.Event | StopFn | None, ws: Workspace, out: Path) -> None:
+    """Raise Interrupted (with the files written so far) when the job was asked to stop."""
+    if _stopping(stop):
+        raise Interrupted("cancelled", {"outputs": ws.rel(out), "files": _files(ws, out)})
+
+
 def _run_generate(
     job: Job, ws: Workspace, store: JobStore, stop: threading.Event | StopFn | None, threads: int | None
 ) -> dict[str, Any]:
     import torch
 
-    from ..imaging import make_grid, save_gif, save_png
-    from ..tasks.generate import Generator
+    from ..tasks.generate import Generator, write_generated
 
     p = job.params
     run = _Paths(ws).run(_str(p, "run", required=True) or "", "run")
@@ -380,23 +385,14 @@ def _run_generate(
         torch.set_num_threads(threads)
     g = Generator.from_pretrained(run, which="best" if _bool(p, "best") else "latest")
     out = _start_outputs(job, ws)
-    meta = {"artgan:model": g.model_id, "artgan:truncation": f"{trunc:g}"}
-    chunks = []
-    for i in range(0, n, 16):  # in chunks, so a cancel or progress shows between them
-        if _stopping(stop):
-            raise Interrupted("cancelled", {"outputs": ws.rel(out), "files": _files(ws, out)})
-        imgs = g(n=min(16, n - i), seed=seed + i, truncation=trunc, output="tensor")
-        for j, im in enumerate(imgs):
-            s = seed + i + j
-            save_png(im, out / f"seed{s:05d}.png", metadata={**meta, "artgan:seed": str(s)})
-        chunks.append(imgs)
-        store.set_progress(job.id, 0.9 * (i + len(imgs)) / n, f"{i + len(imgs)} of {n} images")
-    save_png(
-        make_grid(torch.cat(chunks)), out / "grid.png", metadata={**meta, "artgan:seeds": f"{seed}-{seed + n - 1}"}
-    )
-    if k:
-        store.set_progress(job.id, 0.9, "rendering the walk")
-        save_gif(g.walk(k, seed=seed, steps=frames, truncation=trunc), out / "walk.gif", fps=fps)
+
+    def progress(done: int, total: int) -> None:
+        if done < total:
+            _check_stop(stop, ws, out)
+        walking = done == total and k
+        store.set_progress(job.id, 0.9 * done / total, "rendering the walk" if walking else f"{done} of {total} images")
+
+    write_generated(g, out, n, seed, trunc, walk=k, frames=frames, fps=fps, progress=progress)
     return {"outputs": ws.rel(out), "files": _files(ws, out), "model": g.model_id}
 
 
@@ -461,8 +457,7 @@ def _run_stylize(
     }
     used: set[str] = set()
     for i, (path, img) in enumerate(images):
-        if _stopping(stop):
-            raise Interrupted("cancelled", {"outputs": ws.rel(out), "files": _files(ws, out)})
+        _check_stop(stop, ws, out)
         stem = path.stem if path.stem not in used else f"{path.stem}-{i}"
         used.add(stem)
         y = st(img, strength or 0.0, preserve_color=keep, size=long_side, seed=seed, output="tensor")
@@ -477,8 +472,7 @@ def _run_texture(
     import torch
 
     from ..config import TextureConfig
-    from ..imaging import make_grid, save_png
-    from ..tasks.texture import TextureSynth
+    from ..tasks.texture import TextureSynth, write_textures
 
     p = job.params
     paths = _Paths(ws)
@@ -520,25 +514,13 @@ def _run_texture(
             raise Interrupted("stopped while training the texture model")
         stem = src.stem + ("-region" if region else "")
     out = _start_outputs(job, ws)
-    previews = []
-    for i, s in enumerate(range(seed, seed + n)):
-        if _stopping(stop):
-            raise Interrupted("cancelled", {"outputs": ws.rel(out), "files": _files(ws, out)})
-        img = synth(size=(h, w), seed=s, tileable=tileable, output="tensor")
-        meta = {"artgan:model": synth.model_id, "artgan:seed": str(s), "artgan:tileable": str(tileable).lower()}
-        save_png(img, out / f"{stem}-seed{s}.png", metadata=meta)
-        # The sheet shows each output tiled 2x2 (a seam shows as a cross), at most 512 px.
-        k = min(1.0, 256 / max(h, w))
-        small = torch.nn.functional.interpolate(
-            img[None],
-            size=(max(1, round(h * k)), max(1, round(w * k))),
-            mode="bilinear",
-            antialias=True,
-            align_corners=False,
-        )[0]
-        previews.append(small.repeat(1, 2, 2))
-        store.set_progress(job.id, 0.8 + 0.2 * (i + 1) / n, f"{i + 1} of {n} textures")
-    save_png(make_grid(torch.stack(previews), pad=6), out / "sheet.png", metadata={"artgan:model": synth.model_id})
+
+    def progress(done: int, total: int) -> None:
+        if done < total:
+            _check_stop(stop, ws, out)
+        store.set_progress(job.id, 0.8 + 0.2 * done / total, f"{done} of {total} textures")
+
+    write_textures(synth, out, stem, (h, w), n, seed, tileable, progress=progress)
     return {"outputs": ws.rel(out), "files": _files(ws, out), "model": synth.model_id}
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal, Protocol, overload, runtime_checkable
 
 import torch
 from PIL import Image
 
-from ..imaging import tensor_to_pil
+from ..imaging import make_grid, save_gif, save_png, tensor_to_pil
 from ..models import build_generator
 from ..models.common import seeds_to_z
 from ..training.checkpoint import load_weights, read_folder_config, resolve_model_folder
@@ -20,6 +20,9 @@ from ..training.device import Precision, resolve_device
 
 # Where from_pretrained puts a generator when no device is given: the CPU, unless a caller
 # that loads generators deep inside (``artgan evaluate``) chose another with default_device().
+# Images generated per call when writing files: a caller's progress (or cancel) shows between chunks.
+CHUNK = 16
+
 _DEFAULT: contextvars.ContextVar[tuple[str | torch.device, str | None]] = contextvars.ContextVar(
     "artgan_generator_device", default=("cpu", None)
 )
@@ -161,3 +164,48 @@ class Generator:
             if seeded is not None:
                 seeded.noise_seed = None
         return [tensor_to_pil(im) for im in frames]
+
+
+def write_generated(
+    g: Generator,
+    out: str | os.PathLike,
+    n: int,
+    seed: int = 0,
+    truncation: float = 1.0,
+    *,
+    walk: int = 0,
+    frames: int = 16,
+    fps: float = 12.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
+    """Write what ``artgan generate`` writes into folder ``out``: ``seedNNNNN.png`` for seeds
+    ``seed..seed+n-1``, ``grid.png`` of them all, and with ``walk`` >= 2 keyframes
+    ``walk.gif``. Each PNG carries its provenance (model, seed(s), truncation).
+
+    ``progress(done, n)`` is called before the first image and after each chunk of
+    :data:`CHUNK` images (``done == n`` before the walk is rendered); it may raise to stop.
+    Returns the written paths: the images, then the grid, then the GIF.
+    """
+    if walk == 1 or walk < 0:
+        raise ValueError("a walk needs at least 2 keyframes (0 = none)")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"artgan:model": g.model_id, "artgan:truncation": f"{truncation:g}"}
+    written: list[Path] = []
+    chunks = []
+    for start in range(0, n, CHUNK):
+        if progress is not None:
+            progress(start, n)
+        imgs = g(n=min(CHUNK, n - start), seed=seed + start, truncation=truncation, output="tensor")  # (B, 3, R, R)
+        for i, im in enumerate(imgs):
+            s = seed + start + i
+            written.append(save_png(im, folder / f"seed{s:05d}.png", metadata={**meta, "artgan:seed": str(s)}))
+        chunks.append(imgs)
+    grid_meta = {**meta, "artgan:seeds": f"{seed}-{seed + n - 1}"}
+    written.append(save_png(make_grid(torch.cat(chunks)), folder / "grid.png", metadata=grid_meta))
+    if progress is not None:
+        progress(n, n)
+    if walk:
+        path = folder / "walk.gif"
+        written.append(save_gif(g.walk(walk, seed=seed, steps=frames, truncation=truncation), path, fps=fps))
+    return written

@@ -7,6 +7,7 @@ exemplar pixels and settings) and returns it ready to use.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, overload
 
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 
 from ..config import TextureConfig
-from ..imaging import tensor_to_pil
+from ..imaging import make_grid, save_png, tensor_to_pil
 from ..models.texgan import TextureGenerator
 from ..training.checkpoint import load_weights
 from ..training.device import Precision, inputs_follow, resolve_device
@@ -147,3 +148,48 @@ class TextureSynth:
     def model_id(self) -> str:
         ex = self.info.get("exemplar", {})
         return f"texture:{ex.get('sha256', 'in-memory')[:12]}"
+
+
+def write_textures(
+    synth: TextureSynth,
+    out: str | os.PathLike,
+    stem: str,
+    size: tuple[int, int],
+    n: int,
+    seed: int = 0,
+    tileable: bool = False,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
+    """Write what ``artgan texture`` writes into folder ``out``: ``{stem}-seed{s}.png`` of
+    ``size`` = (height, width) px for seeds ``seed..seed+n-1``, each with its provenance,
+    and ``sheet.png``, every texture tiled 2x2 (a seam shows as a cross) at most 512 px.
+
+    ``progress(done, n)`` is called before each texture and once more at the end; it may
+    raise to stop. Returns the written paths, the sheet last.
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    h, w = size
+    k = min(1.0, 256 / max(h, w))  # each tile of the sheet at most 256 px
+    written: list[Path] = []
+    previews = []
+    for i, s in enumerate(range(seed, seed + n)):
+        if progress is not None:
+            progress(i, n)
+        img = synth(size=(h, w), seed=s, tileable=tileable, output="tensor")  # (3, H, W)
+        meta = {"artgan:model": synth.model_id, "artgan:seed": str(s), "artgan:tileable": str(tileable).lower()}
+        written.append(save_png(img, folder / f"{stem}-seed{s}.png", metadata=meta))
+        small = torch.nn.functional.interpolate(
+            img[None],
+            size=(max(1, round(h * k)), max(1, round(w * k))),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0]
+        previews.append(small.repeat(1, 2, 2))
+    sheet = make_grid(torch.stack(previews), pad=6)
+    written.append(save_png(sheet, folder / "sheet.png", metadata={"artgan:model": synth.model_id}))
+    if progress is not None:
+        progress(n, n)
+    return written
