@@ -189,7 +189,9 @@ class Studio:
         if job_id and not run:
             rel = self.jobs.get(int(job_id)).run_dir
             run = Path(rel).name if rel else None
-        # None, not an empty frame: a LinePlot first given an empty frame never draws lines later.
+        # None, not an empty frame: Gradio's plot builds its Vega spec (field types, colour
+        # domain) once, from the first value it shows, and later values only swap the data.
+        # An empty frame has no columns, so that spec has no field types and no lines ever.
         empty = None
         if not run:
             return status, None, empty, empty
