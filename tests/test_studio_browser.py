@@ -385,9 +385,8 @@ def test_jobs_table(browser_page, shots):
     kinds = [r[1] for r in texts]
     assert kinds == ["texture", "stylize", "generate", "train"], texts  # newest first
     assert all(r[-2:] == ["done", "100%"] for r in texts), texts
-    on = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(1, rows.count())]
-    assert on[0] == "stone_brick.png" and on[1] == "fruits.jpg <- starry_night.jpg", on  # the inputs
-    created = [rows.nth(i).locator("td").nth(3).inner_text() for i in range(1, rows.count())]
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", c) for c in created), created  # local time
+    lines = [rows.nth(i).inner_text() for i in range(1, rows.count())]
+    assert "stone_brick.png" in lines[0] and "fruits.jpg <- starry_night.jpg" in lines[1], lines  # the inputs
+    assert all(re.search(r"\b\d{4}-\d\d-\d\d \d\d:\d\d\b", t) for t in lines), lines  # created, local time
     _assert_no_errors(page, "Jobs")
     _shot(page, shots, "jobs")
