@@ -33,7 +33,6 @@ from artgan.export import (  # noqa: E402
 )
 from artgan.imaging import load_image, pil_to_tensor, tensor_to_pil  # noqa: E402
 from artgan.models import build_generator  # noqa: E402
-from artgan.models import palette as palette_module  # noqa: E402
 from artgan.models.palette import Palette  # noqa: E402
 from artgan.tasks.generate import Generator  # noqa: E402
 from artgan.tasks.stylize import Stylizer  # noqa: E402
@@ -112,28 +111,29 @@ def test_palette_graph_is_the_palette(tmp_path: Path):
             assert (palette_graph(pal, x) - pal(x)).abs().max() < TOL
 
 
-def test_palette_graph_matches_float64_on_real_photos(monkeypatch):
-    """On real photos torch's own float32 palette can be off: by ~1e-4 where a photo's
-    colors span a thin ellipsoid (its 3x3 eigh in float32), and by ~0.1 where two nearly
-    equal colors cover much of it (HappyFish's background: quantile knots a few ulps apart
-    make a near-vertical step). The graph does the 3x3 algebra in float64 and measures each
-    segment from its start, so it stays within 1e-5 of a float64 run of Palette where the
-    map is well-conditioned, and far closer than torch's float32 run where it is not."""
+def test_palette_graph_matches_float64_on_real_photos():
+    """Both engines do the 3x3 algebra in float64 and measure each segment of the quantile
+    map from its start, so where the map is well-conditioned both stay within 1e-5 of a
+    float64 run of Palette. Where two nearly equal colors cover much of a photo
+    (HappyFish's background) quantile knots fall one ulp apart, and whether they count as
+    one tied knot flips with the last bit of the photo's mean: there both engines differ
+    from float64 (and from each other) by up to ~0.06, and nothing is asserted."""
     photos = sorted((SHARED / "photos").glob("*.jpg"))[:4]
     art = sorted((SHARED / "art").glob("*.png"))
     if not photos or not art:
         pytest.skip(f"shared test data not found at {SHARED}")
     style = pil_to_tensor(load_image(art[1]))
     pal, pal64 = Palette("histogram").fit([style]), Palette("histogram").fit([style]).double()
+    checked = 0
     for p in photos:
         x = torch.nn.functional.interpolate(pil_to_tensor(load_image(p))[None], size=(120, 150), mode="area")
-        y32 = pal(x).double()
-        with monkeypatch.context() as m:
-            m.setattr(palette_module, "LEVELS", palette_module.LEVELS.double())  # for pal64 only
-            exact = pal64(x.double())
+        exact = pal64(x.double())
         graph_err = float((palette_graph(pal, x).double() - exact).abs().max())
-        torch_err = float((y32 - exact).abs().max())
-        assert graph_err < max(1e-5, 0.1 * torch_err), (p.name, graph_err, torch_err)
+        torch_err = float((pal(x).double() - exact).abs().max())
+        if torch_err < 1e-5:  # well-conditioned
+            assert graph_err < 1e-5, (p.name, graph_err, torch_err)
+            checked += 1
+    assert checked >= 3
 
 
 # -------------------------------------------------------------------- parity
@@ -178,7 +178,7 @@ def test_stylizer_parity_any_batch_and_size(models, stylizer_onnx: Path):
     for batch, size in ((2, (48, 60)), (1, (33, 70)), (3, (64, 64))):
         assert parity(models["stylizer"], path, batch=batch, size=size) < TOL
     # ... and other content, through the task's whole call. (Not synthetic.photo's flat
-    # regions: there torch's float32 palette itself is off by up to 4e-4, see the test above.)
+    # regions: near-tied quantile knots make both engines ill-conditioned there, see the test above.)
     assert parity(models["stylizer"], path, photos=smooth_photos(2, 56, 44, seed=5), seed=3) < TOL
 
 

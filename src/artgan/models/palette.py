@@ -49,21 +49,29 @@ def _pixels(img: torch.Tensor, limit: int) -> torch.Tensor:
 
 
 def _sqrtm(c: torch.Tensor, eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric square root of a 3x3 covariance plus ``eps`` I, and its inverse (3, 3) each."""
-    e, v = torch.linalg.eigh(c)
+    """Symmetric square root of a 3x3 covariance plus ``eps`` I, and its inverse (3, 3)
+    each, in float64: float32's eigh is off by ~1e-4 where a photo's colors span a thin
+    ellipsoid, and the map multiplies that error."""
+    e, v = torch.linalg.eigh(c.double())
     e = e.clamp_min(0) + eps
-    return v @ torch.diag(e.sqrt()) @ v.T, v @ torch.diag(e.clamp_min(1e-12).rsqrt()) @ v.T
+    return (v * e.sqrt()) @ v.T, (v * e.clamp_min(1e-12).rsqrt()) @ v.T
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear f(x) through knots (xp, fp), both (K,) with xp strictly increasing;
-    flat outside [xp[0], xp[-1]]. x: (N,) -> (N,)."""
-    slope = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])  # (K-1,) per segment: f = icpt + slope x
-    icpt = fp[:-1] - slope * xp[:-1]
+    flat outside [xp[0], xp[-1]]. x: (N,) -> (N,).
+
+    Each value is measured from its segment's start, f = fp[j] + t (fp[j+1] - fp[j]) with
+    t = (x - xp[j]) / (xp[j+1] - xp[j]) in [0, 1], not as intercept + slope x: two knots a
+    few ulps apart (two nearly equal colors covering much of a photo) give a huge slope,
+    and the intercept form loses everything to cancellation."""
+    start, width = xp[:-1], xp[1:] - xp[:-1]  # (K-1,) per segment
+    base, rise = fp[:-1], fp[1:] - fp[:-1]
     x = x.clamp(xp[0], xp[-1])
     seg = (torch.bucketize(x, xp) - 1).clamp_(0, xp.numel() - 2)
     # take() on a flat table is several times faster than fancy indexing on CPU.
-    return torch.addcmul(torch.take(icpt, seg), torch.take(slope, seg), x)
+    t = (x - torch.take(start, seg)) / torch.take(width, seg)
+    return torch.addcmul(torch.take(base, seg), t, torch.take(rise, seg))
 
 
 def _match(x: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -108,14 +116,15 @@ class Palette(nn.Module):
         """Record the color statistics of one or more style images, each (3, H, W); a
         collection counts each image equally."""
         share = STYLE_SAMPLE // max(1, len(styles))
-        p = torch.cat([_pixels(s.float(), share) for s in styles], 1)
+        # In float64 (a few MB at most), then stored in the buffers' dtype.
+        p = torch.cat([_pixels(s.double(), share) for s in styles], 1)
         mean = p.mean(1)
         cov = torch.cov(p)
         _, axes = torch.linalg.eigh(cov)
         self.mean.copy_(mean)
         self.cov.copy_(cov)
         self.axes.copy_(axes)
-        self.quantiles.copy_(torch.quantile(axes.T @ (p - mean[:, None]), LEVELS, dim=1).T)
+        self.quantiles.copy_(torch.quantile(axes.T @ (p - mean[:, None]), LEVELS.double(), dim=1).T)
         return self
 
     @torch.no_grad()
@@ -127,16 +136,19 @@ class Palette(nn.Module):
         flat = img.reshape(3, -1)
         sample = _pixels(img, PHOTO_SAMPLE)
         mean = sample.mean(1, keepdim=True)
-        # The photo's covariance, regularised: a grey photo's empty color axes must not be
-        # blown up to the style's spread (they would be pure noise).
-        root, inv_root = _sqrtm(torch.cov(sample), EPS)
+        # The 3x3 algebra in float64 (cast back for the pixels): float32's rounding there
+        # reached ~1e-2 in the output on some photos. The photo's covariance is
+        # regularised: a grey photo's empty color axes must not be blown up to the style's
+        # spread (they would be pure noise).
+        d = (sample - mean).double()
+        root, inv_root = _sqrtm(d @ d.T / (d.shape[1] - 1), EPS)
         # Monge-Kantorovich: A = C_x^-1/2 (C_x^1/2 C_s C_x^1/2)^1/2 C_x^-1/2, symmetric positive.
-        a = inv_root @ _sqrtm(root @ self.cov @ root)[0] @ inv_root
+        a = (inv_root @ _sqrtm(root @ self.cov.double() @ root)[0] @ inv_root).to(img.dtype)
         out = a @ (flat - mean)  # centred, with the style's covariance
         if self.mode == "histogram":
             z = self.axes.T @ out  # (3, HW) along the style's axes
             zs = self.axes.T @ (a @ (sample - mean))
-            knots = torch.quantile(zs, LEVELS, dim=1).T.contiguous()  # (3, K): the photo's own quantiles
+            knots = torch.quantile(zs, LEVELS.to(zs.dtype), dim=1).T.contiguous()  # (3, K): the photo's own
             z = torch.stack([_match(z[i], knots[i], self.quantiles[i]) for i in range(3)])
             out = self.axes @ z
         return (out + self.mean[:, None]).reshape(img.shape).clamp(-1, 1)
