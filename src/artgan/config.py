@@ -376,6 +376,48 @@ def _budget(minutes: float | None, steps: int | None, threads: int | None) -> No
     _need(threads is None or threads >= 1, "threads", f"must be at least 1, got {threads}")
 
 
+@dataclass(frozen=True)
+class RestoreConfig:
+    """An inpainter for one painting (models/inpaint.py) and the recipe that trains it.
+
+    G fills holes from (masked image, mask); it learns on crops of the painting itself
+    with synthetic holes, cracks and scratches (data/damage.py), by an L1 reconstruction
+    loss plus a patch D that judges the filled crops.
+    """
+
+    width: int = 16  # G channels at full resolution (x2, x4 after its two downsamplings)
+    d_width: int = 24
+    crop: int = 96  # training crop side, px, a multiple of 8 (smaller images: their short side)
+    batch: int = 4
+    hole: int = field(default=48, metadata=cli_option("largest synthetic hole in training, px"))
+    lr: float = 3e-4
+    adv_weight: float = 0.02  # weight of D's verdict beside the L1 loss on the hole
+    valid_weight: float = 0.2  # L1 weight on the pixels G was shown (keeps them faithful)
+    ema_steps: float = 50.0  # EMA half-life in steps
+    minutes: float | None = field(default=3.0, metadata=cli_option("training time in minutes", "budget"))
+    # Whichever of minutes/steps comes first ends training.
+    steps: int | None = field(
+        default=None, metadata=cli_option("stop after this many training steps instead", "budget")
+    )
+    seed: int = field(default=0, metadata=cli_option("training seed", "essential"))
+    threads: int | None = field(
+        default=None, metadata=cli_option("CPU threads for torch", "budget", default_text="torch's choice")
+    )
+
+    def validate(self) -> RestoreConfig:
+        _need(self.width >= 4 and self.d_width >= 4, "width", "width and d_width must be >= 4")
+        _need(self.crop >= 32 and self.crop % 8 == 0, "crop", f"must be a multiple of 8, at least 32, got {self.crop}")
+        _need(self.batch >= 1, "batch", f"must be at least 1, got {self.batch}")
+        _need(4 <= self.hole <= 256, "hole", f"must be in 4..256 px, got {self.hole}")
+        for name in ("lr", "ema_steps"):
+            v = getattr(self, name)
+            _need(v > 0 and math.isfinite(v), name, "must be a positive number")
+        for name in ("adv_weight", "valid_weight"):
+            _need(getattr(self, name) >= 0, name, "must be >= 0")
+        _budget(self.minutes, self.steps, self.threads)
+        return self
+
+
 CONTENT_TERMS = ("luma", "nce", "cycle")
 TONES = ("keep", "brightness", "free")  # what of the photo's tone the luma term leaves free
 PALETTES = ("none", "linear", "histogram")  # how a stylizer recolors a photo before G (models/palette.py)
@@ -561,6 +603,10 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
 
 def texture_config_from_dict(d: dict[str, Any]) -> TextureConfig:
     return _from_dict(TextureConfig, d)
+
+
+def restore_config_from_dict(d: dict[str, Any]) -> RestoreConfig:
+    return _from_dict(RestoreConfig, d)
 
 
 # What a stylizer config.json written before each option existed meant by its absence.

@@ -18,7 +18,7 @@ from .common import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import demo, export, generate, studio, stylize, texture, train
+    from . import demo, export, generate, restore, studio, stylize, texture, train
 
     parser = argparse.ArgumentParser(
         prog="artgan",
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"artgan {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train, generate, stylize, texture, export, studio, demo):
+    for module in (train, generate, stylize, texture, restore, export, studio, demo):
         module.register(sub)
     return parser
 
