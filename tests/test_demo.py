@@ -35,10 +35,10 @@ def test_bundled_inputs_small_and_documented() -> None:
 
 def test_budget_split_scales_with_minutes() -> None:
     five = split_budget(TourPlan(minutes=5))
-    assert five["texture"] == pytest.approx(0.75) and five["stylize"] == pytest.approx(1.25)
+    assert five["texture"] == pytest.approx(1.5) and five["stylize"] == pytest.approx(1.25)
     assert sum(five.values()) <= 5
     ten = split_budget(TourPlan(minutes=10))
-    assert ten["texture"] == pytest.approx(1.5) and ten["generate"] > 2 * five["generate"] - 0.01
+    assert ten["texture"] == pytest.approx(3.0) and ten["generate"] > 2 * five["generate"] - 0.01
     with pytest.raises(ValueError):
         TourPlan(minutes=0).validate()
 

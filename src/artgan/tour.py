@@ -61,7 +61,9 @@ ASSETS: dict[str, str] = {
 }
 PHOTOS = ("photo_cat", "photo_cup")
 # x, y, w, h in the painting: brush strokes of blue sky on white, no roof or tree in it.
-TEXTURE_REGION = (300, 0, 160, 100)
+# The whole right half of the sky, more strokes per D crop than a 160x100 patch of it
+# (1.5 min screen, two seeds: patch SWD ratio 1.3 / 2.5 against 4.4 / 2.5; docs/benchmarks/demo.md).
+TEXTURE_REGION = (300, 0, 300, 110)
 COLLECTION = "colour-fields"
 # Colour families of the colour fields (sRGB): the ground and the blocks are drawn from one.
 FIELD_FAMILIES: tuple[tuple[tuple[int, int, int], ...], ...] = (
@@ -84,7 +86,7 @@ class TourPlan:
     """
 
     minutes: float = 5.0
-    texture_share: float = 0.15  # 0.75 of 5 minutes
+    texture_share: float = 0.30  # 1.5 of 5 minutes (0.75 left a fine noise: docs/benchmarks/demo.md)
     stylize_share: float = 0.25  # 1.25 of 5 minutes
     # After the generator's training: its samples, the walk and the page (about 5 s), plus the
     # training loop's own end-of-run overshoot on a busy machine.

@@ -15,15 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a short tour: a seamless texture, photos in a painting's style and a generator, on one page",
         description=(
             "A tour of artgan on pictures bundled with it, trained from scratch on this CPU: a tileable "
-            "texture, two photos in the style of a painting, and a 64 px generator trained on patches of a "
-            "painting, shown on one page (index.html) with the commands that made them. Nothing is downloaded."
+            "texture, two photos in the style of a painting, and a 64 px generator trained on procedural "
+            "colour-field paintings, shown on one page (index.html) with the commands that made them. Nothing is downloaded."
         ),
     )
     g["essential"].add_argument(
         "--minutes",
         type=float,
         default=5.0,
-        help="wall-clock budget of the whole tour; the texture gets 15%%, the stylizer 25%%, "
+        help="wall-clock budget of the whole tour; the texture gets 30%%, the stylizer 25%%, "
         "the generator the rest (default: 5)",
     )
     add_out(g["budget"], "demo-output", "folder for the page, the runs and the pictures")

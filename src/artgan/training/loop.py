@@ -606,7 +606,8 @@ def _train(
                         sums[k] = sums.get(k, 0) + v
                     n_sums += 1
                     if time_bar:
-                        bar.update(int(time.time() - start_time) - bar.n)
+                        # Clamped: the last step ends past the budget, and tqdm warns on n > total.
+                        bar.update(min(int(time.time() - start_time), bar.total) - bar.n)
                     else:
                         bar.update(batch)
                 now = time.time()

@@ -45,7 +45,7 @@ class Ticker:
             bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}",
         )
         self.stats = open(stats_path, "a", encoding="utf-8")
-        self.start = self.last_log = self.last_tick = self.last_save = time.time()
+        self.start = self.last_log = self.last_save = time.time()
         self.sums = torch.zeros(len(self.names))
         self.n = 0
 
@@ -74,8 +74,11 @@ class Ticker:
             self.sums.zero_()
             self.n = 0
             self.last_log = now
-        self.bar.update(now - self.last_tick)
-        self.last_tick = now
+        # The last step ends past the budget: clamp, or tqdm warns "clamping frac to range [0, 1]".
+        done = now - self.start
+        if self.bar.total is not None:
+            done = min(done, self.bar.total)
+        self.bar.update(done - self.bar.n)
         if now - self.last_save >= self.save_seconds:
             self.save(self.seconds + now - self.start)
             self.last_save = time.time()
