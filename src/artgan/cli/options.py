@@ -121,6 +121,15 @@ def config_kwargs(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     return out
 
 
+def budget_config(args: argparse.Namespace, cls: type) -> Any:
+    """``cls(**options the user gave).validate()`` for a minutes-or-steps recipe: ``--steps``
+    alone sets a step budget (``minutes`` None), not steps on top of the default minutes."""
+    kw = config_kwargs(args, cls)
+    if kw.get("steps") is not None and "minutes" not in kw:
+        kw["minutes"] = None
+    return cls(**kw).validate()
+
+
 def given_options(args: argparse.Namespace, names: list[str]) -> list[str]:
     """The flags among ``names`` (destinations) that the user set, as ``--flag`` strings."""
     return ["--" + n.replace("_", "-") for n in names if getattr(args, n, None) not in (None, False)]

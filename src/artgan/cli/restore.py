@@ -17,7 +17,7 @@ from .common import (
     resolve_device,
     say,
 )
-from .options import add_config_options, config_kwargs, given_options
+from .options import add_config_options, budget_config, given_options
 
 TRAIN_FIELDS = ("minutes", "steps", "hole", "threads")
 
@@ -64,10 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def restore_config(a: argparse.Namespace):
     from ..config import RestoreConfig
 
-    kw = config_kwargs(a, RestoreConfig)
-    if kw.get("steps") is not None and "minutes" not in kw:
-        kw["minutes"] = None  # a step budget alone
-    return RestoreConfig(**kw).validate()
+    return budget_config(a, RestoreConfig)
 
 
 def cmd_train_restorer(a: argparse.Namespace) -> int:
