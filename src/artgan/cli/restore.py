@@ -30,7 +30,7 @@ def _add_inputs(e: argparse._ArgumentGroup, mask_required: bool) -> None:
         metavar="MASK",
         default=None,
         help="an image of the same size, white where the painting is damaged"
-        + ("" if mask_required else " (default: none; those pixels are never learned from)"),
+        + (" (required)" if mask_required else " (default: none; those pixels are never learned from)"),
     )
 
 
